@@ -1,0 +1,145 @@
+"""Plain data: statuses, outcomes, per-queue settings and callback requests."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    PENDING = "pending"
+    DIALING = "dialing"
+    DONE = "done"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        return self in OPEN_STATUSES
+
+
+OPEN_STATUSES = frozenset({Status.PENDING, Status.DIALING})
+CLOSED_STATUSES = frozenset(set(Status) - OPEN_STATUSES)
+
+
+class Outcome(str, enum.Enum):
+    """How one callback attempt ended."""
+
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"
+
+
+class Mode(str, enum.Enum):
+    AGENT_FIRST = "agent-first"
+    CUSTOMER_FIRST = "customer-first"
+
+
+LANGUAGES = ("en", "ru")
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """Callback settings of one queue; defaults are the product's (seed page)."""
+
+    queue: str
+    enabled: bool = False
+    did: str | None = None
+    attempts: int = 2
+    retry_interval: int = 300
+    window: int = 600
+    offer_every: int = 30
+    notify_agents: bool = True
+    mode: Mode = Mode.AGENT_FIRST
+    max_pending: int | None = None
+    language: str = "en"
+    region: str = "US"
+    allow_international: bool = False
+    allow_premium: bool = False
+    block_patterns: tuple[str, ...] = ()
+    allow_patterns: tuple[str, ...] = ()
+    min_talk: int = 5
+
+    def replace(self, **changes: Any) -> QueueSettings:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["mode"] = self.mode.value
+        data["block_patterns"] = list(self.block_patterns)
+        data["allow_patterns"] = list(self.allow_patterns)
+        return data
+
+
+@dataclass
+class Request:
+    """One callback request (a row of qcb_requests)."""
+
+    id: int
+    queue: str
+    number: str
+    status: Status
+    requested_at: datetime
+    next_attempt_at: datetime
+    e164: str | None = None
+    did: str | None = None
+    language: str = "en"
+    attempts: int = 0
+    caller_uniqueid: str | None = None
+    position: int | None = None
+    waited: int | None = None
+    source: str = "cli"
+    last_outcome: str | None = None
+    closed_at: datetime | None = None
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["status"] = self.status.value
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = value.isoformat(timespec="seconds") + "Z"
+        return data
+
+
+@dataclass
+class Attempt:
+    """One dial attempt of a request (a row of qcb_attempts)."""
+
+    request_id: int
+    attempt_no: int
+    started_at: datetime
+    node: str = ""
+    ended_at: datetime | None = None
+    outcome: str | None = None
+    agent: str | None = None
+    talk_seconds: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = value.isoformat(timespec="seconds") + "Z"
+        return data
+
+
+@dataclass
+class Stats:
+    since: datetime | None
+    by_status: dict[str, int] = field(default_factory=dict)
+    requested: int = 0
+    median_seconds_to_callback: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat(timespec="seconds") + "Z" if self.since else None,
+            "requested": self.requested,
+            "by_status": self.by_status,
+            "median_seconds_to_callback": self.median_seconds_to_callback,
+        }

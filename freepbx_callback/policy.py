@@ -1,0 +1,206 @@
+"""Pure decisions of the callback product: no I/O, no clock; callers pass ``now``.
+
+Lifecycle::
+
+    pending --claim--> dialing --answered--> done
+       ^                  |----no answer/busy/failed, attempts left--> pending (retry)
+       |                  |----no answer/busy/failed, none left-----> failed
+       |                  '----lease lost (dialer died)-------------> pending (attempt not burned)
+       |--window passed with no free agent--> expired
+       '--operator--> cancelled            (closed --operator retry--> pending)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .models import Mode, Outcome, QueueSettings, Request, Status
+from .numbers import Kind, PhoneNumber
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.DIALING, Status.EXPIRED, Status.CANCELLED}),
+    Status.DIALING: frozenset({Status.PENDING, Status.DONE, Status.FAILED, Status.CANCELLED}),
+    Status.DONE: frozenset({Status.PENDING}),
+    Status.FAILED: frozenset({Status.PENDING}),
+    Status.EXPIRED: frozenset({Status.PENDING}),
+    Status.CANCELLED: frozenset({Status.PENDING}),
+}
+
+
+class PolicyError(ValueError):
+    """A decision the rules do not allow (bad transition, invalid setting)."""
+
+
+def can_transition(current: Status, new: Status) -> bool:
+    return new in TRANSITIONS[current]
+
+
+def check_transition(current: Status, new: Status) -> None:
+    if not can_transition(current, new):
+        raise PolicyError(f"a {current.value} request cannot become {new.value}")
+
+
+# --- timing -----------------------------------------------------------------------------------------
+
+
+def is_due(request: Request, now: datetime) -> bool:
+    return request.status is Status.PENDING and request.next_attempt_at <= now
+
+
+def deadline(request: Request, settings: QueueSettings) -> datetime:
+    """The latest moment the pending attempt may start: ``window`` after it became due."""
+    return request.next_attempt_at + timedelta(seconds=settings.window)
+
+
+def is_expired(request: Request, settings: QueueSettings, now: datetime) -> bool:
+    return request.status is Status.PENDING and now > deadline(request, settings)
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: Status
+    next_attempt_at: datetime | None = None
+    reason: str = ""
+
+
+def after_outcome(
+    settings: QueueSettings, attempts_made: int, outcome: Outcome, talk_seconds: int, now: datetime
+) -> Decision:
+    """What happens to a dialing request once attempt number ``attempts_made`` ended with ``outcome``.
+
+    An answered call shorter than ``min_talk`` seconds (an answering machine, a hang-up on pick-up) is
+    not a callback delivered: it counts as no answer.
+    """
+    if attempts_made < 1:
+        raise PolicyError("an outcome needs at least one attempt")
+    if outcome is Outcome.ANSWERED and talk_seconds >= settings.min_talk:
+        return Decision(Status.DONE, reason="answered")
+    reason = outcome.value if outcome is not Outcome.ANSWERED else "answered_too_short"
+    if attempts_made >= settings.attempts:
+        return Decision(Status.FAILED, reason=f"{reason}, no attempts left")
+    return Decision(Status.PENDING, now + timedelta(seconds=settings.retry_interval), reason=reason)
+
+
+def release_count(free_agents: int, in_flight: int, due: int) -> int:
+    """How many due requests a queue may start now: never more than agents free to take them."""
+    return max(0, min(free_agents - in_flight, due))
+
+
+# --- who may ask ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str  # blocked | limit | disabled
+    message: str
+
+
+_PATTERN_CLASSES = {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]", ".": "[0-9]+", "!": "[0-9]*"}
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a block/allow pattern: an Asterisk extension pattern (``_8900X.``) or a literal prefix."""
+    text = pattern.strip()
+    if not text:
+        raise PolicyError("empty pattern")
+    if not text.startswith("_"):
+        if not re.fullmatch(r"\+?[0-9]+", text):
+            raise PolicyError(f"pattern {pattern!r}: a prefix is digits with an optional '+'")
+        return re.compile(re.escape(text) + "[0-9]*")
+    out, i, body = [], 0, text[1:]
+    while i < len(body):
+        char = body[i].upper()
+        if char in _PATTERN_CLASSES:
+            out.append(_PATTERN_CLASSES[char])
+        elif char.isdigit() or char == "+":
+            out.append(re.escape(char))
+        elif char == "[":
+            end = body.find("]", i)
+            inner = body[i + 1 : end] if end > 0 else ""
+            if end < 0 or not re.fullmatch(r"[0-9-]+", inner):
+                raise PolicyError(f"pattern {pattern!r}: bad character class")
+            out.append(f"[{inner}]")
+            i = end
+        else:
+            raise PolicyError(f"pattern {pattern!r}: {body[i]!r} is not allowed")
+        i += 1
+    return re.compile("".join(out))
+
+
+def _matches(number: PhoneNumber, patterns: tuple[str, ...]) -> str | None:
+    forms = {number.dial, number.dial.lstrip("+")} | ({number.e164} if number.e164 else set())
+    for pattern in patterns:
+        regex = pattern_regex(pattern)
+        if any(regex.fullmatch(form) for form in forms):
+            return pattern
+    return None
+
+
+def refusal(settings: QueueSettings, number: PhoneNumber, open_in_queue: int) -> Refusal | None:
+    """Why this queue will not take a callback for ``number`` now, or None when it will."""
+    if not settings.enabled:
+        return Refusal("disabled", f"callback is not enabled for queue {settings.queue}")
+    blocked_by = _matches(number, settings.block_patterns)
+    if blocked_by:
+        return Refusal("blocked", f"{number.dial} matches block pattern {blocked_by}")
+    allowed_by = _matches(number, settings.allow_patterns)
+    if settings.allow_patterns and not allowed_by:
+        return Refusal("blocked", f"{number.dial} matches none of the allow patterns")
+    if not allowed_by:
+        if number.kind is Kind.PREMIUM and not settings.allow_premium:
+            return Refusal("blocked", f"{number.dial} is a premium-rate number")
+        if number.kind is Kind.INTERNATIONAL and not settings.allow_international:
+            return Refusal("blocked", f"{number.dial} is an international number")
+    if settings.max_pending is not None and open_in_queue >= settings.max_pending:
+        return Refusal("limit", f"queue {settings.queue} already has {open_in_queue} open callbacks")
+    return None
+
+
+# --- settings ---------------------------------------------------------------------------------------
+
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_DID = re.compile(r"\+?[0-9]{2,20}")
+
+
+def validate_queue_name(queue: str) -> str:
+    if not _QUEUE_NAME.fullmatch(queue):
+        raise PolicyError(f"queue {queue!r}: use 1-32 letters, digits, '-' or '_'")
+    return queue
+
+
+def validate_settings(settings: QueueSettings) -> QueueSettings:
+    """Refuse settings that could not work (or could reach the dialplan unescaped)."""
+    validate_queue_name(settings.queue)
+    if settings.did is not None and not _DID.fullmatch(settings.did):
+        raise PolicyError(f"DID {settings.did!r}: digits with an optional leading '+'")
+    limits = {
+        "attempts": (settings.attempts, 1, 10),
+        "retry_interval": (settings.retry_interval, 10, 86400),
+        "window": (settings.window, 10, 86400),
+        "offer_every": (settings.offer_every, 5, 3600),
+        "min_talk": (settings.min_talk, 0, 600),
+    }
+    for name, (value, low, high) in limits.items():
+        if not low <= value <= high:
+            raise PolicyError(f"{name} must be between {low} and {high}, not {value}")
+    if settings.max_pending is not None and not 0 <= settings.max_pending <= 100000:
+        raise PolicyError("max_pending must be between 0 and 100000")
+    if settings.language not in ("en", "ru"):
+        raise PolicyError(f"language {settings.language!r}: en or ru")
+    if not re.fullmatch(r"[A-Z]{2}", settings.region):
+        raise PolicyError(f"region {settings.region!r}: a two-letter country code such as US or RU")
+    if not isinstance(settings.mode, Mode):
+        raise PolicyError(f"mode {settings.mode!r}: agent-first or customer-first")
+    for pattern in settings.block_patterns + settings.allow_patterns:
+        pattern_regex(pattern)
+    return settings
+
+
+def parse_duration(text: str) -> int:
+    """``300``, ``300s``, ``5m``, ``2h``, ``1d`` → seconds."""
+    match = re.fullmatch(r"\s*([0-9]{1,7})\s*([smhd]?)\s*", text.lower())
+    if not match:
+        raise PolicyError(f"duration {text!r}: use a number of seconds or 30s, 5m, 2h, 1d")
+    return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]

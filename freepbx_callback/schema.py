@@ -1,0 +1,94 @@
+"""The database schema as ordered, idempotent migrations (MariaDB >= 10.6).
+
+Each migration is a list of statements that may safely run again (IF NOT EXISTS everywhere), because
+MariaDB commits DDL implicitly: a migration interrupted half-way is simply re-run.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "queues, requests, attempts, events",
+        [
+            """CREATE TABLE IF NOT EXISTS qcb_queues (
+                queue VARCHAR(32) NOT NULL PRIMARY KEY,
+                enabled TINYINT(1) NOT NULL DEFAULT 0,
+                did VARCHAR(24) NULL,
+                attempts INT NOT NULL DEFAULT 2,
+                retry_interval INT NOT NULL DEFAULT 300,
+                window_s INT NOT NULL DEFAULT 600,
+                offer_every INT NOT NULL DEFAULT 30,
+                notify_agents TINYINT(1) NOT NULL DEFAULT 1,
+                mode VARCHAR(16) NOT NULL DEFAULT 'agent-first',
+                max_pending INT NULL,
+                language VARCHAR(8) NOT NULL DEFAULT 'en',
+                region CHAR(2) NOT NULL DEFAULT 'US',
+                allow_international TINYINT(1) NOT NULL DEFAULT 0,
+                allow_premium TINYINT(1) NOT NULL DEFAULT 0,
+                block_patterns TEXT NULL,
+                allow_patterns TEXT NULL,
+                min_talk INT NOT NULL DEFAULT 5,
+                updated_at DATETIME(3) NOT NULL
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS qcb_requests (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                queue VARCHAR(32) NOT NULL,
+                number VARCHAR(24) NOT NULL,
+                e164 VARCHAR(24) NULL,
+                did VARCHAR(24) NULL,
+                language VARCHAR(8) NOT NULL DEFAULT 'en',
+                caller_uniqueid VARCHAR(64) NULL,
+                position INT NULL,
+                waited INT NULL,
+                source VARCHAR(16) NOT NULL DEFAULT 'cli',
+                status VARCHAR(16) NOT NULL,
+                attempts INT NOT NULL DEFAULT 0,
+                requested_at DATETIME(3) NOT NULL,
+                next_attempt_at DATETIME(3) NOT NULL,
+                last_outcome VARCHAR(32) NULL,
+                closed_at DATETIME(3) NULL,
+                claimed_by VARCHAR(64) NULL,
+                lease_until DATETIME(3) NULL,
+                open_flag TINYINT(1) AS (IF(status IN ('pending', 'dialing'), 1, NULL)) PERSISTENT,
+                UNIQUE KEY uq_open_request (queue, number, open_flag),
+                KEY ix_due (status, queue, next_attempt_at),
+                KEY ix_requested (requested_at),
+                KEY ix_closed (closed_at)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS qcb_attempts (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                request_id BIGINT NOT NULL,
+                attempt_no INT NOT NULL,
+                node VARCHAR(64) NOT NULL DEFAULT '',
+                started_at DATETIME(3) NOT NULL,
+                answered_at DATETIME(3) NULL,
+                ended_at DATETIME(3) NULL,
+                outcome VARCHAR(16) NULL,
+                agent VARCHAR(80) NULL,
+                talk_seconds INT NULL,
+                UNIQUE KEY uq_attempt (request_id, attempt_no),
+                CONSTRAINT fk_attempt_request FOREIGN KEY (request_id)
+                    REFERENCES qcb_requests (id) ON DELETE CASCADE
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS qcb_events (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                request_id BIGINT NOT NULL,
+                at DATETIME(3) NOT NULL,
+                event VARCHAR(32) NOT NULL,
+                detail VARCHAR(255) NOT NULL DEFAULT '',
+                KEY ix_event_request (request_id, id),
+                CONSTRAINT fk_event_request FOREIGN KEY (request_id)
+                    REFERENCES qcb_requests (id) ON DELETE CASCADE
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+        ],
+    ),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS qcb_schema (
+    version INT NOT NULL PRIMARY KEY,
+    description VARCHAR(255) NOT NULL,
+    applied_at DATETIME(3) NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""

@@ -1,0 +1,334 @@
+"""MariaDB through mysqlclient: migrations, the queue and request repository, atomic claims.
+
+The store makes no decisions: it reads and writes what the service tells it to. Two guarantees live
+in the database itself rather than in Python: at most one open request per (queue, number) (a unique key
+over a generated column that is NULL once a request is closed) and a claim that no two dialers can both
+win (``FOR UPDATE SKIP LOCKED`` plus a conditional UPDATE whose row count decides, which also holds on
+Galera where row locks are not cluster-wide).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import MySQLdb
+from MySQLdb.constants import ER
+
+from .config import Dsn
+from .models import Attempt, Mode, QueueSettings, Request, Status
+from .schema import LATEST, MIGRATIONS, SCHEMA_TABLE
+
+LOST_RACE = {ER.LOCK_DEADLOCK, ER.LOCK_WAIT_TIMEOUT, 1180, 4162}  # 1180/4162: Galera certification
+REQUEST_COLUMNS = (
+    "id, queue, number, status, requested_at, next_attempt_at, e164, did, language, attempts, "
+    "caller_uniqueid, position, waited, source, last_outcome, closed_at, claimed_by, lease_until"
+)
+QUEUE_COLUMNS = (
+    "queue, enabled, did, attempts, retry_interval, window_s, offer_every, notify_agents, mode, max_pending, "
+    "language, region, allow_international, allow_premium, block_patterns, allow_patterns, min_talk"
+)
+
+
+class StoreError(Exception):
+    """Base of the store's errors."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached (or refused the login)."""
+
+
+class DuplicateOpenRequest(StoreError):
+    def __init__(self, queue: str, number: str) -> None:
+        super().__init__(f"an open request already exists for {number} in queue {queue}")
+        self.queue, self.number = queue, number
+
+
+class LostRace(StoreError):
+    """Another transaction (or Galera node) won; nothing was changed."""
+
+
+def _unavailable(dsn: Dsn, exc: MySQLdb.Error) -> StoreUnavailable:
+    code, text = (exc.args + (None, str(exc)))[:2] if exc.args else (None, str(exc))
+    return StoreUnavailable(f"cannot use database {dsn.describe()}: {text} ({code})")
+
+
+class Store:
+    def __init__(self, conn: MySQLdb.Connection, dsn: Dsn) -> None:
+        self.conn, self.dsn = conn, dsn
+        self._depth = 0
+
+    @classmethod
+    def connect(cls, dsn: Dsn, timeout: int = 5) -> Store:
+        kwargs: dict[str, Any] = dict(
+            user=dsn.user, password=dsn.password, database=dsn.database, connect_timeout=timeout,
+            charset="utf8mb4", autocommit=True,
+        )
+        kwargs.update(unix_socket=dsn.unix_socket) if dsn.unix_socket else kwargs.update(host=dsn.host, port=dsn.port)
+        try:
+            conn = MySQLdb.connect(**kwargs)
+            conn.cursor().execute("SET time_zone = '+00:00'")
+        except MySQLdb.Error as exc:
+            raise _unavailable(dsn, exc) from None
+        return cls(conn, dsn)
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except MySQLdb.Error:
+            pass
+
+    # --- plumbing -----------------------------------------------------------------------------------
+
+    def _run(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> MySQLdb.cursors.Cursor:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, args)
+        except MySQLdb.IntegrityError:
+            raise
+        except MySQLdb.OperationalError as exc:
+            if exc.args and exc.args[0] in LOST_RACE:
+                raise LostRace(str(exc)) from None
+            raise _unavailable(self.dsn, exc) from None
+        return cur
+
+    def _all(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self._run(sql, args).fetchall())
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One InnoDB transaction; nested uses join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._run("START TRANSACTION")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            try:
+                self.conn.rollback()
+            except MySQLdb.Error:
+                pass
+            raise
+        self._depth = 0
+        try:
+            self.conn.commit()
+        except MySQLdb.OperationalError as exc:
+            if exc.args and exc.args[0] in LOST_RACE:
+                raise LostRace(str(exc)) from None
+            raise _unavailable(self.dsn, exc) from None
+
+    # --- schema -------------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        if not self._all("SHOW TABLES LIKE 'qcb\\_schema'"):
+            return 0
+        row = self._all("SELECT COALESCE(MAX(version), 0) FROM qcb_schema")
+        return int(row[0][0])
+
+    def migrate(self, now: datetime) -> list[int]:
+        """Apply missing migrations in order; safe to run concurrently and repeatedly."""
+        got = self._all("SELECT GET_LOCK('qcb_migrate', 60)")
+        if not got or got[0][0] != 1:
+            raise StoreError("another migration holds the lock for more than 60 s")
+        try:
+            self._run(SCHEMA_TABLE)
+            done = {int(v) for (v,) in self._all("SELECT version FROM qcb_schema")}
+            applied = []
+            for version, description, statements in MIGRATIONS:
+                if version in done:
+                    continue
+                for statement in statements:
+                    self._run(statement)
+                self._run(
+                    "INSERT INTO qcb_schema (version, description, applied_at) VALUES (%s, %s, %s)",
+                    (version, description, now),
+                )
+                applied.append(version)
+            return applied
+        finally:
+            self._run("SELECT RELEASE_LOCK('qcb_migrate')")
+
+    @staticmethod
+    def latest_version() -> int:
+        return LATEST
+
+    # --- queues -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _queue(row: tuple[Any, ...]) -> QueueSettings:
+        (queue, enabled, did, attempts, retry, window, offer, notify, mode, max_pending, language, region,
+         intl, premium, block, allow, min_talk) = row
+        return QueueSettings(
+            queue=queue, enabled=bool(enabled), did=did, attempts=attempts, retry_interval=retry,
+            window=window, offer_every=offer, notify_agents=bool(notify), mode=Mode(mode),
+            max_pending=max_pending, language=language, region=region, allow_international=bool(intl),
+            allow_premium=bool(premium), block_patterns=tuple((block or "").split()),
+            allow_patterns=tuple((allow or "").split()), min_talk=min_talk,
+        )
+
+    def get_queue(self, queue: str, lock: bool = False) -> QueueSettings | None:
+        suffix = " FOR UPDATE" if lock else ""
+        rows = self._all(f"SELECT {QUEUE_COLUMNS} FROM qcb_queues WHERE queue = %s{suffix}", (queue,))
+        return self._queue(rows[0]) if rows else None
+
+    def list_queues(self) -> list[QueueSettings]:
+        return [self._queue(r) for r in self._all(f"SELECT {QUEUE_COLUMNS} FROM qcb_queues ORDER BY queue")]
+
+    def save_queue(self, s: QueueSettings, now: datetime) -> None:
+        values = (
+            s.queue, int(s.enabled), s.did, s.attempts, s.retry_interval, s.window, s.offer_every,
+            int(s.notify_agents), s.mode.value, s.max_pending, s.language, s.region, int(s.allow_international),
+            int(s.allow_premium), " ".join(s.block_patterns), " ".join(s.allow_patterns), s.min_talk, now,
+        )
+        columns = QUEUE_COLUMNS + ", updated_at"
+        updates = ", ".join(f"{c.strip()} = VALUES({c.strip()})" for c in columns.split(",")[1:])
+        marks = ", ".join(["%s"] * len(values))
+        self._run(f"INSERT INTO qcb_queues ({columns}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}", values)
+
+    # --- requests -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _request(row: tuple[Any, ...]) -> Request:
+        values = list(row)
+        values[3] = Status(values[3])
+        return Request(*values)
+
+    def get_request(self, request_id: int, lock: bool = False) -> Request | None:
+        suffix = " FOR UPDATE" if lock else ""
+        rows = self._all(f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE id = %s{suffix}", (request_id,))
+        return self._request(rows[0]) if rows else None
+
+    def find_open(self, queue: str, number: str) -> Request | None:
+        rows = self._all(
+            f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE queue = %s AND number = %s AND open_flag = 1",
+            (queue, number),
+        )
+        return self._request(rows[0]) if rows else None
+
+    def count_open(self, queue: str) -> int:
+        sql = "SELECT COUNT(*) FROM qcb_requests WHERE status IN ('pending', 'dialing') AND queue = %s"
+        return int(self._all(sql, (queue,))[0][0])
+
+    def list_requests(
+        self, status: Status | None = None, queue: str | None = None, limit: int = 1000
+    ) -> list[Request]:
+        where, args = [], []
+        if status is not None:
+            where.append("status = %s")
+            args.append(status.value)
+        if queue is not None:
+            where.append("queue = %s")
+            args.append(queue)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        sql = f"SELECT {REQUEST_COLUMNS} FROM qcb_requests {clause} ORDER BY id DESC LIMIT %s"
+        return [self._request(r) for r in self._all(sql, (*args, limit))]
+
+    def insert_request(self, fields: dict[str, Any]) -> int:
+        """Insert a pending request; DuplicateOpenRequest if one is open for the same queue and number."""
+        columns = ", ".join(fields)
+        marks = ", ".join(["%s"] * len(fields))
+        try:
+            cur = self._run(f"INSERT INTO qcb_requests ({columns}) VALUES ({marks})", tuple(fields.values()))
+        except MySQLdb.IntegrityError as exc:
+            if exc.args and exc.args[0] == ER.DUP_ENTRY:
+                raise DuplicateOpenRequest(fields["queue"], fields["number"]) from None
+            raise
+        return int(cur.lastrowid)
+
+    def update_request(self, request_id: int, expect: Status | None, **changes: Any) -> bool:
+        """Conditional update: applies only while the row still has status ``expect``; True if it did."""
+        sets = ", ".join(f"{key} = %s" for key in changes)
+        values = [v.value if isinstance(v, Status) else v for v in changes.values()]
+        sql = f"UPDATE qcb_requests SET {sets} WHERE id = %s"
+        args = [*values, request_id]
+        if expect is not None:
+            sql += " AND status = %s"
+            args.append(expect.value)
+        try:
+            return self._run(sql, args).rowcount == 1
+        except MySQLdb.IntegrityError as exc:
+            if exc.args and exc.args[0] == ER.DUP_ENTRY:
+                request = self.get_request(request_id)
+                raise DuplicateOpenRequest(request.queue if request else "?", request.number if request else "?")
+            raise
+
+    def add_event(self, request_id: int, at: datetime, event: str, detail: str = "") -> None:
+        self._run(
+            "INSERT INTO qcb_events (request_id, at, event, detail) VALUES (%s, %s, %s, %s)",
+            (request_id, at, event, detail[:255]),
+        )
+
+    def events(self, request_id: int) -> list[tuple[datetime, str, str]]:
+        sql = "SELECT at, event, detail FROM qcb_events WHERE request_id = %s ORDER BY id"
+        return [(a, e, d) for a, e, d in self._all(sql, (request_id,))]
+
+    def pick_due(self, queue: str, now: datetime, limit: int) -> list[int]:
+        """Lock up to ``limit`` due pending requests, oldest first, skipping rows another claimer holds.
+
+        Uses the ``ix_due`` index, so the cost follows the pending rows of the queue, not the history.
+        Call inside :meth:`transaction`.
+        """
+        sql = (
+            "SELECT id FROM qcb_requests FORCE INDEX (ix_due) WHERE status = 'pending' AND queue = %s "
+            "AND next_attempt_at <= %s ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED"
+        )
+        return [int(i) for (i,) in self._all(sql, (queue, now, limit))]
+
+    def insert_attempt(self, attempt: Attempt) -> None:
+        self._run(
+            "INSERT INTO qcb_attempts (request_id, attempt_no, node, started_at) VALUES (%s, %s, %s, %s)",
+            (attempt.request_id, attempt.attempt_no, attempt.node, attempt.started_at),
+        )
+
+    def finish_attempt(self, request_id: int, attempt_no: int, ended_at: datetime, outcome: str,
+                       talk_seconds: int, agent: str | None) -> bool:
+        cur = self._run(
+            "UPDATE qcb_attempts SET ended_at = %s, outcome = %s, talk_seconds = %s, agent = %s "
+            "WHERE request_id = %s AND attempt_no = %s AND ended_at IS NULL",
+            (ended_at, outcome, talk_seconds, agent, request_id, attempt_no),
+        )
+        return cur.rowcount == 1
+
+    def attempts(self, request_id: int) -> list[Attempt]:
+        rows = self._all(
+            "SELECT request_id, attempt_no, started_at, node, ended_at, outcome, agent, talk_seconds "
+            "FROM qcb_attempts WHERE request_id = %s ORDER BY attempt_no",
+            (request_id,),
+        )
+        return [Attempt(*row) for row in rows]
+
+    def pending_past(self, queue: str, cutoff: datetime) -> list[int]:
+        sql = (
+            "SELECT id FROM qcb_requests FORCE INDEX (ix_due) WHERE status = 'pending' AND queue = %s "
+            "AND next_attempt_at < %s"
+        )
+        return [int(i) for (i,) in self._all(sql, (queue, cutoff))]
+
+    def purge_closed(self, before: datetime) -> int:
+        sql = "DELETE FROM qcb_requests WHERE open_flag IS NULL AND closed_at IS NOT NULL AND closed_at < %s"
+        return int(self._run(sql, (before,)).rowcount)
+
+    def status_counts(self, since: datetime | None) -> dict[str, int]:
+        clause, args = ("WHERE requested_at >= %s", (since,)) if since else ("", ())
+        rows = self._all(f"SELECT status, COUNT(*) FROM qcb_requests {clause} GROUP BY status", args)
+        return {status: int(count) for status, count in rows}
+
+    def seconds_to_callback(self, since: datetime | None) -> list[float]:
+        """For done requests: seconds from the request to the start of the answered attempt."""
+        clause, args = ("AND r.requested_at >= %s", (since,)) if since else ("", ())
+        rows = self._all(
+            "SELECT TIMESTAMPDIFF(MICROSECOND, r.requested_at, a.started_at) / 1e6 FROM qcb_requests r "
+            "JOIN qcb_attempts a ON a.request_id = r.id AND a.outcome = 'answered' "
+            f"WHERE r.status = 'done' {clause}",
+            args,
+        )
+        return [float(v) for (v,) in rows]
