@@ -85,8 +85,12 @@ class Group(click.Group):
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--dsn", envvar="QCB_DSN", metavar="URL", help="mysql://user:pass@host:port/db "
-              "(default: $QCB_DSN, else /etc/freepbx.conf).")
+@click.option(
+    "--dsn",
+    envvar="QCB_DSN",
+    metavar="URL",
+    help="mysql://user:pass@host:port/db (default: $QCB_DSN, else /etc/freepbx.conf).",
+)
 @click.version_option(__version__, prog_name="freepbx-callback")
 @click.pass_context
 def cli(ctx: click.Context, dsn: str | None) -> None:
@@ -109,8 +113,11 @@ def db_migrate(ctx: click.Context) -> None:
     service = service_of(ctx)
     applied = service.store.migrate(service.clock())
     version = service.store.schema_version()
-    click.echo(f"applied migrations {applied}; schema version {version}" if applied else
-               f"schema is up to date (version {version})")
+    click.echo(
+        f"applied migrations {applied}; schema version {version}"
+        if applied
+        else f"schema is up to date (version {version})"
+    )
 
 
 # --- queues -------------------------------------------------------------------------------------------
@@ -122,12 +129,37 @@ def queue() -> None:
 
 
 def queue_rows(items: list[QueueSettings]) -> list[list[Any]]:
-    return [[q.queue, "on" if q.enabled else "off", q.did, q.mode.value, q.attempts, q.retry_interval, q.window,
-             q.offer_every, "yes" if q.notify_agents else "no", q.language, q.max_pending] for q in items]
+    return [
+        [
+            q.queue,
+            "on" if q.enabled else "off",
+            q.did,
+            q.mode.value,
+            q.attempts,
+            q.retry_interval,
+            q.window,
+            q.offer_every,
+            "yes" if q.notify_agents else "no",
+            q.language,
+            q.max_pending,
+        ]
+        for q in items
+    ]
 
 
-QUEUE_HEADERS = ["queue", "callback", "did", "mode", "attempts", "retry_s", "window_s", "offer_s", "notify",
-                 "lang", "max_pending"]
+QUEUE_HEADERS = [
+    "queue",
+    "callback",
+    "did",
+    "mode",
+    "attempts",
+    "retry_s",
+    "window_s",
+    "offer_s",
+    "notify",
+    "lang",
+    "max_pending",
+]
 
 
 @queue.command("list")
@@ -179,14 +211,22 @@ def show_mapping(data: dict[str, Any]) -> None:
 @click.option("--min-talk", type=DURATION, help="Talk time that counts as a delivered callback.")
 @json_option
 @click.pass_context
-def queue_set(ctx: click.Context, queue_name: str, as_json: bool, no_max_pending: bool, clear_patterns: bool,
-              **options: Any) -> None:
+def queue_set(
+    ctx: click.Context,
+    queue_name: str,
+    as_json: bool,
+    no_max_pending: bool,
+    clear_patterns: bool,
+    **options: Any,
+) -> None:
     """Create or change a queue's callback settings."""
     changes = {k: v for k, v in options.items() if v is not None and v != ()}
     if no_max_pending:
         changes["max_pending"] = None
     service = service_of(ctx)
-    current = service.store.get_queue(queue_name) if changes.keys() & {"block_patterns", "allow_patterns"} else None
+    current = (
+        service.store.get_queue(queue_name) if changes.keys() & {"block_patterns", "allow_patterns"} else None
+    )
     for key in ("block_patterns", "allow_patterns"):
         if clear_patterns:
             changes.setdefault(key, ())
@@ -208,9 +248,19 @@ REQUEST_HEADERS = ["id", "queue", "number", "did", "status", "attempts", "reques
 
 
 def request_rows(items: list[Request]) -> list[list[Any]]:
-    return [[r.id, r.queue, r.number, r.did, r.status.value, r.attempts,
-             r.requested_at.isoformat(sep=" ", timespec="seconds"),
-             r.next_attempt_at.isoformat(sep=" ", timespec="seconds") if r.status.is_open else ""] for r in items]
+    return [
+        [
+            r.id,
+            r.queue,
+            r.number,
+            r.did,
+            r.status.value,
+            r.attempts,
+            r.requested_at.isoformat(sep=" ", timespec="seconds"),
+            r.next_attempt_at.isoformat(sep=" ", timespec="seconds") if r.status.is_open else "",
+        ]
+        for r in items
+    ]
 
 
 @request.command("add")
@@ -220,13 +270,17 @@ def request_rows(items: list[Request]) -> list[list[Any]]:
 @click.option("--language", type=click.Choice(["ru", "en"]))
 @json_option
 @click.pass_context
-def request_add(ctx: click.Context, queue_name: str, number: str, did: str | None, language: str | None,
-                as_json: bool) -> None:
+def request_add(
+    ctx: click.Context, queue_name: str, number: str, did: str | None, language: str | None, as_json: bool
+) -> None:
     """Ask for a callback to NUMBER from queue Q (what the caller's key press does)."""
     result = service_of(ctx).request(queue_name, number, did=did, language=language, source="cli")
     if as_json:
-        data = {"result": result.kind, "message": result.message,
-                "request": result.request.to_dict() if result.request else None}
+        data = {
+            "result": result.kind,
+            "message": result.message,
+            "request": result.request.to_dict() if result.request else None,
+        }
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     elif result.kind == "created":
         click.echo(result.message)
@@ -240,7 +294,9 @@ def request_add(ctx: click.Context, queue_name: str, number: str, did: str | Non
 @click.option("--limit", type=click.IntRange(1, 100000), default=1000, show_default=True)
 @json_option
 @click.pass_context
-def request_list(ctx: click.Context, status: str | None, queue_name: str | None, limit: int, as_json: bool) -> None:
+def request_list(
+    ctx: click.Context, status: str | None, queue_name: str | None, limit: int, as_json: bool
+) -> None:
     """Requests, newest first."""
     items = service_of(ctx).list(Status(status) if status else None, queue_name, limit)
     emit([r.to_dict() for r in items], as_json, lambda: table(REQUEST_HEADERS, request_rows(items)))
@@ -255,9 +311,12 @@ def request_show(ctx: click.Context, request_id: int, as_json: bool) -> None:
     service = service_of(ctx)
     item = service.get(request_id)
     attempts, events = service.history(request_id)
-    data = item.to_dict() | {"attempt_log": [a.to_dict() for a in attempts],
-                             "events": [{"at": a.isoformat(timespec="milliseconds") + "Z", "event": e,
-                                         "detail": d} for a, e, d in events]}
+    data = item.to_dict() | {
+        "attempt_log": [a.to_dict() for a in attempts],
+        "events": [
+            {"at": a.isoformat(timespec="milliseconds") + "Z", "event": e, "detail": d} for a, e, d in events
+        ],
+    }
 
     def text() -> None:
         show_mapping(item.to_dict())
@@ -311,8 +370,10 @@ def stats(ctx: click.Context, since: int | None, as_json: bool) -> None:
     result = service_of(ctx).stats(since)
 
     def text() -> None:
-        table(["status", "requests"], [[k, v] for k, v in sorted(result.by_status.items())] +
-              [["total", result.requested]])
+        table(
+            ["status", "requests"],
+            [[k, v] for k, v in sorted(result.by_status.items())] + [["total", result.requested]],
+        )
         median = result.median_seconds_to_callback
         click.echo(f"median time to callback: {'-' if median is None else f'{median:.1f} s'}")
 
@@ -339,6 +400,7 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     if check("config", lambda: resolve_dsn(context.dsn_flag).describe()) and check(
         "database", lambda: f"connected to {context.service.store.dsn.describe()}"
     ):
+
         def schema() -> str:
             have, want = context.service.store.schema_version(), Store.latest_version()
             if have != want:
@@ -347,8 +409,13 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
 
         check("schema", schema)
     ok = all(c["ok"] for c in checks)
-    emit({"ok": ok, "checks": checks}, as_json,
-         lambda: [click.echo(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['check']:<9} {c['detail']}") for c in checks])
+    emit(
+        {"ok": ok, "checks": checks},
+        as_json,
+        lambda: [
+            click.echo(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['check']:<9} {c['detail']}") for c in checks
+        ],
+    )
     sys.exit(0 if ok else 1)
 
 

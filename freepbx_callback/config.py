@@ -1,4 +1,4 @@
-"""Where the database is: ``--dsn``, else ``QCB_DSN``, else FreePBX's /etc/freepbx.conf (parsed, never run)."""
+"""Where the database is: ``--dsn``, else ``QCB_DSN``, else /etc/freepbx.conf (parsed, never run)."""
 
 from __future__ import annotations
 
@@ -86,9 +86,10 @@ def dsn_from_freepbx(path: Path) -> Dsn:
 
 
 def resolve_dsn(
-    flag: str | None, environ: dict[str, str] | None = None, freepbx_conf: Path = FREEPBX_CONF
+    flag: str | None, environ: dict[str, str] | None = None, freepbx_conf: Path | None = None
 ) -> Dsn:
     env = os.environ if environ is None else environ
+    freepbx_conf = freepbx_conf or FREEPBX_CONF
     if flag:
         return Dsn.parse(flag)
     if env.get("QCB_DSN"):

@@ -72,7 +72,9 @@ def clean(raw: str | None) -> str:
     if not digits:
         return _withheld()
     if len(digits) > MAX_DIGITS:
-        raise InvalidNumber(Reason.TOO_LONG, f"not a phone number: {len(digits)} digits, at most {MAX_DIGITS}")
+        raise InvalidNumber(
+            Reason.TOO_LONG, f"not a phone number: {len(digits)} digits, at most {MAX_DIGITS}"
+        )
     if len(digits) < MIN_DIGITS:
         raise InvalidNumber(Reason.TOO_SHORT, f"not a phone number: at least {MIN_DIGITS} digits are needed")
     return ("+" if text.startswith("+") else "") + digits

@@ -100,8 +100,9 @@ class CallbackService:
             except numbers.InvalidNumber as exc:
                 return RequestResult("invalid", f"DID: {exc}", reason=exc.reason.value)
         try:
-            return self._request(queue, raw_number, did, language, uniqueid, position, waited, source,
-                                 requested_at)
+            return self._request(
+                queue, raw_number, did, language, uniqueid, position, waited, source, requested_at
+            )
         except DuplicateOpenRequest:
             # Lost the insert race to a concurrent caller: the unique key kept the second row out.
             existing = self.store.find_open(queue, numbers.clean(raw_number))
@@ -109,9 +110,18 @@ class CallbackService:
                 raise
             return self._duplicate(existing)
 
-    def _request(self, queue: str, raw_number: str | None, did: str | None, language: str | None,
-                 uniqueid: str | None, position: int | None, waited: int | None, source: str,
-                 requested_at: datetime | None) -> RequestResult:
+    def _request(
+        self,
+        queue: str,
+        raw_number: str | None,
+        did: str | None,
+        language: str | None,
+        uniqueid: str | None,
+        position: int | None,
+        waited: int | None,
+        source: str,
+        requested_at: datetime | None,
+    ) -> RequestResult:
         with self.store.transaction():
             settings = self.store.get_queue(queue, lock=True)  # serialises max_pending per queue
             if settings is None:
@@ -128,17 +138,27 @@ class CallbackService:
                 return RequestResult(refusal.code, refusal.message, reason=refusal.code)
             now = requested_at or self.clock()
             fields = {
-                "queue": queue, "number": number.dial, "e164": number.e164, "did": did or settings.did,
+                "queue": queue,
+                "number": number.dial,
+                "e164": number.e164,
+                "did": did or settings.did,
                 "language": language if language in ("en", "ru") else settings.language,
-                "caller_uniqueid": uniqueid, "position": position, "waited": waited, "source": source,
-                "status": Status.PENDING.value, "attempts": 0, "requested_at": now, "next_attempt_at": now,
+                "caller_uniqueid": uniqueid,
+                "position": position,
+                "waited": waited,
+                "source": source,
+                "status": Status.PENDING.value,
+                "attempts": 0,
+                "requested_at": now,
+                "next_attempt_at": now,
             }
             request_id = self.store.insert_request(fields)
             self.store.add_event(request_id, now, "requested", f"{source} {number.dial}")
             created = self.store.get_request(request_id)
         assert created is not None
-        return RequestResult("created", f"request {request_id}: callback to {number.dial} in queue {queue}",
-                             created)
+        return RequestResult(
+            "created", f"request {request_id}: callback to {number.dial} in queue {queue}", created
+        )
 
     def _duplicate(self, existing: Request) -> RequestResult:
         return RequestResult(
@@ -157,7 +177,9 @@ class CallbackService:
     def history(self, request_id: int) -> tuple[list[Attempt], list[tuple[datetime, str, str]]]:
         return self.store.attempts(request_id), self.store.events(request_id)
 
-    def list(self, status: Status | None = None, queue: str | None = None, limit: int = 1000) -> list[Request]:
+    def list(
+        self, status: Status | None = None, queue: str | None = None, limit: int = 1000
+    ) -> list[Request]:
         return self.store.list_requests(status, queue, limit)
 
     def _change(self, request_id: int, new: Status, event: str, **extra: Any) -> Request:
@@ -188,8 +210,15 @@ class CallbackService:
         if request.status is Status.DIALING:
             raise policy.PolicyError(f"request {request_id} is being dialled now")
         try:
-            return self._change(request_id, Status.PENDING, "retry", attempts=0, next_attempt_at=self.clock(),
-                                claimed_by=None, lease_until=None)
+            return self._change(
+                request_id,
+                Status.PENDING,
+                "retry",
+                attempts=0,
+                next_attempt_at=self.clock(),
+                claimed_by=None,
+                lease_until=None,
+            )
         except DuplicateOpenRequest as exc:
             raise policy.PolicyError(f"cannot reopen request {request_id}: {exc}") from None
 
@@ -201,7 +230,9 @@ class CallbackService:
         counts = self.store.status_counts(start)
         waits = self.store.seconds_to_callback(start)
         median = round(statistics.median(waits), 1) if waits else None
-        return Stats(since=start, by_status=counts, requested=sum(counts.values()), median_seconds_to_callback=median)
+        return Stats(
+            since=start, by_status=counts, requested=sum(counts.values()), median_seconds_to_callback=median
+        )
 
     # --- dialer side --------------------------------------------------------------------------------
 
@@ -223,7 +254,11 @@ class CallbackService:
                         continue
                     attempt_no = request.attempts + 1
                     won = self.store.update_request(
-                        request_id, Status.PENDING, status=Status.DIALING, attempts=attempt_no, claimed_by=node,
+                        request_id,
+                        Status.PENDING,
+                        status=Status.DIALING,
+                        attempts=attempt_no,
+                        claimed_by=node,
                         lease_until=now + timedelta(seconds=lease),
                     )
                     if won:
@@ -235,7 +270,12 @@ class CallbackService:
         return [self.get(i) for i in claimed]
 
     def record_outcome(
-        self, request_id: int, attempt_no: int, outcome: Outcome, talk_seconds: int = 0, agent: str | None = None
+        self,
+        request_id: int,
+        attempt_no: int,
+        outcome: Outcome,
+        talk_seconds: int = 0,
+        agent: str | None = None,
     ) -> Request:
         """Close attempt ``attempt_no`` and move the request on as the policy says (idempotent)."""
         now = self.clock()
@@ -243,19 +283,27 @@ class CallbackService:
             request = self.store.get_request(request_id, lock=True)
             if request is None:
                 raise NotFound(f"no request {request_id}")
-            finished = self.store.finish_attempt(request_id, attempt_no, now, outcome.value, talk_seconds, agent)
+            finished = self.store.finish_attempt(
+                request_id, attempt_no, now, outcome.value, talk_seconds, agent
+            )
             if not finished or request.status is not Status.DIALING or request.attempts != attempt_no:
                 return request  # already recorded, or a stale report of an older attempt
             settings = self.store.get_queue(request.queue) or QueueSettings(queue=request.queue)
             decision = policy.after_outcome(settings, attempt_no, outcome, talk_seconds, now)
-            changes: dict[str, Any] = {"status": decision.status, "last_outcome": decision.reason,
-                                       "claimed_by": None, "lease_until": None}
+            changes: dict[str, Any] = {
+                "status": decision.status,
+                "last_outcome": decision.reason,
+                "claimed_by": None,
+                "lease_until": None,
+            }
             if decision.status is Status.PENDING:
                 changes["next_attempt_at"] = decision.next_attempt_at
             else:
                 changes["closed_at"] = now
             self.store.update_request(request_id, Status.DIALING, **changes)
-            self.store.add_event(request_id, now, decision.status.value, f"attempt {attempt_no}: {decision.reason}")
+            self.store.add_event(
+                request_id, now, decision.status.value, f"attempt {attempt_no}: {decision.reason}"
+            )
         return self.get(request_id)
 
     def expire_due(self, queue: str) -> list[int]:
@@ -268,8 +316,13 @@ class CallbackService:
                 request = self.store.get_request(request_id, lock=True)
                 if request is None or not policy.is_expired(request, settings, now):
                     continue
-                self.store.update_request(request_id, Status.PENDING, status=Status.EXPIRED, closed_at=now,
-                                          last_outcome="no free agent within the window")
+                self.store.update_request(
+                    request_id,
+                    Status.PENDING,
+                    status=Status.EXPIRED,
+                    closed_at=now,
+                    last_outcome="no free agent within the window",
+                )
                 self.store.add_event(request_id, now, "expired", f"window {settings.window}s passed")
                 expired.append(request_id)
         return expired

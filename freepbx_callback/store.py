@@ -10,7 +10,7 @@ Galera where row locks are not cluster-wide).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -63,10 +63,16 @@ class Store:
     @classmethod
     def connect(cls, dsn: Dsn, timeout: int = 5) -> Store:
         kwargs: dict[str, Any] = dict(
-            user=dsn.user, password=dsn.password, database=dsn.database, connect_timeout=timeout,
-            charset="utf8mb4", autocommit=True,
+            user=dsn.user,
+            password=dsn.password,
+            database=dsn.database,
+            connect_timeout=timeout,
+            charset="utf8mb4",
+            autocommit=True,
         )
-        kwargs.update(unix_socket=dsn.unix_socket) if dsn.unix_socket else kwargs.update(host=dsn.host, port=dsn.port)
+        kwargs.update(unix_socket=dsn.unix_socket) if dsn.unix_socket else kwargs.update(
+            host=dsn.host, port=dsn.port
+        )
         try:
             conn = MySQLdb.connect(**kwargs)
             conn.cursor().execute("SET time_zone = '+00:00'")
@@ -75,10 +81,8 @@ class Store:
         return cls(conn, dsn)
 
     def close(self) -> None:
-        try:
+        with suppress(MySQLdb.Error):
             self.conn.close()
-        except MySQLdb.Error:
-            pass
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -113,10 +117,8 @@ class Store:
             yield
         except BaseException:
             self._depth = 0
-            try:
+            with suppress(MySQLdb.Error):
                 self.conn.rollback()
-            except MySQLdb.Error:
-                pass
             raise
         self._depth = 0
         try:
@@ -165,14 +167,43 @@ class Store:
 
     @staticmethod
     def _queue(row: tuple[Any, ...]) -> QueueSettings:
-        (queue, enabled, did, attempts, retry, window, offer, notify, mode, max_pending, language, region,
-         intl, premium, block, allow, min_talk) = row
+        (
+            queue,
+            enabled,
+            did,
+            attempts,
+            retry,
+            window,
+            offer,
+            notify,
+            mode,
+            max_pending,
+            language,
+            region,
+            intl,
+            premium,
+            block,
+            allow,
+            min_talk,
+        ) = row
         return QueueSettings(
-            queue=queue, enabled=bool(enabled), did=did, attempts=attempts, retry_interval=retry,
-            window=window, offer_every=offer, notify_agents=bool(notify), mode=Mode(mode),
-            max_pending=max_pending, language=language, region=region, allow_international=bool(intl),
-            allow_premium=bool(premium), block_patterns=tuple((block or "").split()),
-            allow_patterns=tuple((allow or "").split()), min_talk=min_talk,
+            queue=queue,
+            enabled=bool(enabled),
+            did=did,
+            attempts=attempts,
+            retry_interval=retry,
+            window=window,
+            offer_every=offer,
+            notify_agents=bool(notify),
+            mode=Mode(mode),
+            max_pending=max_pending,
+            language=language,
+            region=region,
+            allow_international=bool(intl),
+            allow_premium=bool(premium),
+            block_patterns=tuple((block or "").split()),
+            allow_patterns=tuple((allow or "").split()),
+            min_talk=min_talk,
         )
 
     def get_queue(self, queue: str, lock: bool = False) -> QueueSettings | None:
@@ -185,14 +216,31 @@ class Store:
 
     def save_queue(self, s: QueueSettings, now: datetime) -> None:
         values = (
-            s.queue, int(s.enabled), s.did, s.attempts, s.retry_interval, s.window, s.offer_every,
-            int(s.notify_agents), s.mode.value, s.max_pending, s.language, s.region, int(s.allow_international),
-            int(s.allow_premium), " ".join(s.block_patterns), " ".join(s.allow_patterns), s.min_talk, now,
+            s.queue,
+            int(s.enabled),
+            s.did,
+            s.attempts,
+            s.retry_interval,
+            s.window,
+            s.offer_every,
+            int(s.notify_agents),
+            s.mode.value,
+            s.max_pending,
+            s.language,
+            s.region,
+            int(s.allow_international),
+            int(s.allow_premium),
+            " ".join(s.block_patterns),
+            " ".join(s.allow_patterns),
+            s.min_talk,
+            now,
         )
         columns = QUEUE_COLUMNS + ", updated_at"
         updates = ", ".join(f"{c.strip()} = VALUES({c.strip()})" for c in columns.split(",")[1:])
         marks = ", ".join(["%s"] * len(values))
-        self._run(f"INSERT INTO qcb_queues ({columns}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}", values)
+        self._run(
+            f"INSERT INTO qcb_queues ({columns}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}", values
+        )
 
     # --- requests -----------------------------------------------------------------------------------
 
@@ -258,7 +306,9 @@ class Store:
         except MySQLdb.IntegrityError as exc:
             if exc.args and exc.args[0] == ER.DUP_ENTRY:
                 request = self.get_request(request_id)
-                raise DuplicateOpenRequest(request.queue if request else "?", request.number if request else "?")
+                raise DuplicateOpenRequest(
+                    request.queue if request else "?", request.number if request else "?"
+                ) from None
             raise
 
     def add_event(self, request_id: int, at: datetime, event: str, detail: str = "") -> None:
@@ -289,8 +339,15 @@ class Store:
             (attempt.request_id, attempt.attempt_no, attempt.node, attempt.started_at),
         )
 
-    def finish_attempt(self, request_id: int, attempt_no: int, ended_at: datetime, outcome: str,
-                       talk_seconds: int, agent: str | None) -> bool:
+    def finish_attempt(
+        self,
+        request_id: int,
+        attempt_no: int,
+        ended_at: datetime,
+        outcome: str,
+        talk_seconds: int,
+        agent: str | None,
+    ) -> bool:
         cur = self._run(
             "UPDATE qcb_attempts SET ended_at = %s, outcome = %s, talk_seconds = %s, agent = %s "
             "WHERE request_id = %s AND attempt_no = %s AND ended_at IS NULL",

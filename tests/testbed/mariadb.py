@@ -7,6 +7,7 @@ throw-away data folder, stopped again by :meth:`MariaDB.stop`. Each test run get
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -70,10 +71,8 @@ class MariaDB:
 
     def stop(self) -> None:
         for name in list(self.databases):
-            try:
+            with contextlib.suppress(MySQLdb.Error):
                 self.drop_database(name)
-            except MySQLdb.Error:
-                pass
         if self.process is not None:
             self.process.terminate()
             try:
@@ -113,21 +112,36 @@ def _start_private() -> MariaDB:
     mariadbd = shutil.which("mariadbd") or shutil.which("mysqld") or "/usr/sbin/mariadbd"
     install_db = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
     if not os.path.exists(mariadbd) or not install_db:
-        raise RuntimeError("MariaDB server is not installed: run `make deps` (apt-get install mariadb-server)")
+        raise RuntimeError(
+            "MariaDB server is not installed: run `make deps` (apt-get install mariadb-server)"
+        )
     workdir = Path(tempfile.mkdtemp(prefix="qcb-mariadb-"))
     data, sock, port = workdir / "data", workdir / "mysqld.sock", free_port()
     user = ["--user=root"] if os.geteuid() == 0 else []
     subprocess.run(
-        [install_db, f"--datadir={data}", "--auth-root-authentication-method=normal", "--skip-test-db", *user],
+        [
+            install_db,
+            f"--datadir={data}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            *user,
+        ],
         check=True,
         capture_output=True,
     )
     log = open(workdir / "mariadbd.log", "wb")  # noqa: SIM115 - owned by the server process
     process = subprocess.Popen(
         [
-            mariadbd, "--no-defaults", f"--datadir={data}", f"--socket={sock}", f"--port={port}",
-            "--bind-address=127.0.0.1", f"--pid-file={workdir / 'mysqld.pid'}", "--innodb-buffer-pool-size=128M",
-            "--max-connections=500", *user,
+            mariadbd,
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--socket={sock}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            f"--pid-file={workdir / 'mysqld.pid'}",
+            "--innodb-buffer-pool-size=128M",
+            "--max-connections=500",
+            *user,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

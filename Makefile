@@ -1,0 +1,49 @@
+# freepbx-callback: `make test` and `make demo` do all set-up on a fresh Debian 12/13 machine (as root).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := mariadb-server mariadb-client libmariadb-dev pkg-config gcc debootstrap python3-venv \
+                python3-dev
+STAMP := $(VENV)/.installed-$(shell cat setup.py requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: test demo bench lint deps apt venv asterisk-root clean
+
+deps: apt venv
+
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: run as root to install:" $$missing >&2; exit 2; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): setup.py requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip >/dev/null
+	@$(PY) -m pip install -q -e '.[test]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+asterisk-root: deps
+	$(PY) -m tests.testbed.asterisk_root build
+
+test: deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: deps
+	$(PY) -m tests.testbed.demo
+
+bench: deps
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check freepbx_callback tests bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info test-artifacts

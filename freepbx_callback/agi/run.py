@@ -1,0 +1,31 @@
+"""Entry for the agi-bin scripts: one process per call, settings from the environment."""
+
+from __future__ import annotations
+
+import sys
+
+from ..config import ConfigError, resolve_dsn
+from ..service import CallbackService
+from ..store import Store
+from .channel import PystChannel
+from .request import handle_request
+
+
+def service_from_env() -> CallbackService:
+    try:
+        dsn = resolve_dsn(None)
+    except ConfigError as exc:
+        from ..store import StoreUnavailable
+
+        raise StoreUnavailable(str(exc)) from None
+    return CallbackService(Store.connect(dsn, timeout=3))
+
+
+def request_main(argv: list[str]) -> int:
+    channel = PystChannel()
+    if not argv:
+        channel.set_variable("QCB_RESULT", "error")
+        print("usage: qcb-request.agi QUEUE", file=sys.stderr)
+        return 1
+    handle_request(channel, service_from_env, argv[0])
+    return 0

@@ -1,0 +1,224 @@
+"""The freepbx-callback command through click's runner, against the real database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from freepbx_callback.cli import cli
+from freepbx_callback.store import Store
+
+
+def run(dsn: str | None, *args: str, env: dict[str, str] | None = None) -> Result:
+    prefix = ["--dsn", dsn] if dsn else []
+    return CliRunner().invoke(cli, [*prefix, *args], env=env, catch_exceptions=False)
+
+
+def count_rows(db_dsn: str) -> int:
+    from freepbx_callback.config import Dsn
+
+    return int(Store.connect(Dsn.parse(db_dsn))._all("SELECT COUNT(*) FROM qcb_requests")[0][0])
+
+
+def test_the_operator_story(db_dsn: str) -> None:
+    assert run(db_dsn, "db", "migrate").output.startswith("schema is up to date")
+    assert run(db_dsn, "queue", "set", "400", "--enable", "--did", "5551000").exit_code == 0
+    added = run(db_dsn, "request", "add", "400", "5551234")
+    assert added.exit_code == 0 and "request 1" in added.output
+    listed = json.loads(run(db_dsn, "request", "list", "--json").output)
+    assert len(listed) == 1
+    item = listed[0]
+    assert {"id", "queue", "number", "did", "status", "attempts", "requested_at", "next_attempt_at"} <= set(
+        item
+    )
+    assert (item["queue"], item["number"], item["did"], item["status"], item["attempts"]) == (
+        "400",
+        "5551234",
+        "5551000",
+        "pending",
+        0,
+    )
+    cancelled = run(db_dsn, "request", "cancel", str(item["id"]))
+    assert cancelled.exit_code == 0 and "cancelled" in cancelled.output
+    assert json.loads(run(db_dsn, "request", "show", "1", "--json").output)["status"] == "cancelled"
+
+
+def test_hostile_number_is_refused_and_writes_nothing(db_dsn: str) -> None:
+    run(db_dsn, "queue", "set", "400", "--enable")
+    result = run(db_dsn, "request", "add", "400", "x;Dial(1)")
+    assert result.exit_code == 1
+    assert "not a phone number" in result.output and "Traceback" not in result.output
+    assert count_rows(db_dsn) == 0
+
+
+def test_duplicate_names_the_open_request(db_dsn: str) -> None:
+    run(db_dsn, "queue", "set", "400", "--enable")
+    run(db_dsn, "request", "add", "400", "5551234")
+    result = run(db_dsn, "request", "add", "400", "5551234")
+    assert result.exit_code == 4 and "request 1 is already open" in result.output
+    assert count_rows(db_dsn) == 1
+
+
+def test_add_to_disabled_queue(db_dsn: str) -> None:
+    result = run(db_dsn, "request", "add", "401", "5551234")
+    assert result.exit_code == 1 and "not enabled for queue 401" in result.output
+
+
+def test_queue_set_show_list_json(db_dsn: str) -> None:
+    result = run(
+        db_dsn,
+        "queue",
+        "set",
+        "400",
+        "--enable",
+        "--attempts",
+        "3",
+        "--retry-interval",
+        "5m",
+        "--window",
+        "900s",
+        "--offer-every",
+        "45",
+        "--no-notify-agents",
+        "--mode",
+        "customer-first",
+        "--max-pending",
+        "20",
+        "--language",
+        "ru",
+        "--region",
+        "ru",
+        "--block",
+        "_8809.",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    shown = json.loads(run(db_dsn, "queue", "show", "400", "--json").output)
+    assert shown == json.loads(result.output)
+    assert (shown["attempts"], shown["retry_interval"], shown["window"], shown["offer_every"]) == (
+        3,
+        300,
+        900,
+        45,
+    )
+    assert (
+        shown["notify_agents"],
+        shown["mode"],
+        shown["max_pending"],
+        shown["language"],
+        shown["region"],
+    ) == (False, "customer-first", 20, "ru", "RU")
+    assert shown["block_patterns"] == ["_8809."]
+    run(db_dsn, "queue", "set", "400", "--block", "_8803.", "--no-max-pending")
+    shown = json.loads(run(db_dsn, "queue", "show", "400", "--json").output)
+    assert shown["block_patterns"] == ["_8809.", "_8803."] and shown["max_pending"] is None
+    listed = json.loads(run(db_dsn, "queue", "list", "--json").output)
+    assert [q["queue"] for q in listed] == ["400"]
+    assert "customer-first" in run(db_dsn, "queue", "list").output
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["queue", "set", "400", "--retry-interval", "soon"], "duration"),
+        (["queue", "set", "400", "--attempts", "0"], "0 is not in the range"),
+        (["queue", "set", "400", "--mode", "robot"], "robot"),
+        (["queue", "set", "400", "--did", "55;1"], "DID"),
+        (["queue", "set", "4 00", "--enable"], "queue"),
+        (["queue", "set", "400", "--block", "_55;"], "pattern"),
+        (["queue", "show", "999"], "no callback settings"),
+        (["request", "show", "999"], "no request 999"),
+        (["request", "cancel", "abc"], "not a valid integer"),
+        (["request", "list", "--status", "lost"], "lost"),
+        (["request", "purge"], "--older-than"),
+    ],
+)
+def test_bad_arguments_are_one_clear_line(db_dsn: str, args: list[str], message: str) -> None:
+    result = run(db_dsn, *args)
+    assert result.exit_code != 0
+    assert message in result.output and "Traceback" not in result.output
+    assert count_rows(db_dsn) == 0
+
+
+def test_list_filters_and_text_table(db_dsn: str) -> None:
+    run(db_dsn, "queue", "set", "400", "--enable")
+    run(db_dsn, "queue", "set", "500", "--enable")
+    run(db_dsn, "request", "add", "400", "5551111")
+    run(db_dsn, "request", "add", "500", "5552222")
+    run(db_dsn, "request", "cancel", "1")
+    assert [
+        r["id"] for r in json.loads(run(db_dsn, "request", "list", "--status", "pending", "--json").output)
+    ] == [2]
+    assert [
+        r["id"] for r in json.loads(run(db_dsn, "request", "list", "--queue", "400", "--json").output)
+    ] == [1]
+    text = run(db_dsn, "request", "list").output.splitlines()
+    assert text[0].split() == [
+        "id",
+        "queue",
+        "number",
+        "did",
+        "status",
+        "attempts",
+        "requested_at",
+        "next_attempt_at",
+    ]
+    assert len(text) == 3
+
+
+def test_retry_purge_stats(db_dsn: str) -> None:
+    run(db_dsn, "queue", "set", "400", "--enable")
+    run(db_dsn, "request", "add", "400", "5551111")
+    run(db_dsn, "request", "cancel", "1")
+    assert "now pending" in run(db_dsn, "request", "retry", "1").output
+    run(db_dsn, "request", "cancel", "1")
+    assert "purged 0" in run(db_dsn, "request", "purge", "--older-than", "1d").output
+    assert "purged 1" in run(db_dsn, "request", "purge", "--older-than", "0").output
+    run(db_dsn, "request", "add", "400", "5552222")
+    stats = json.loads(run(db_dsn, "stats", "--since", "1h", "--json").output)
+    assert stats["requested"] == 1 and stats["by_status"] == {"pending": 1}
+    assert "median time to callback" in run(db_dsn, "stats").output
+
+
+def test_doctor(db_dsn: str) -> None:
+    result = run(db_dsn, "doctor", "--json")
+    assert result.exit_code == 0
+    assert [c["check"] for c in json.loads(result.output)["checks"]] == ["config", "database", "schema"]
+
+
+def test_doctor_reports_an_unmigrated_database(mariadb) -> None:  # type: ignore[no-untyped-def]
+    empty = mariadb.create_database()
+    result = run(empty.url(), "doctor")
+    assert result.exit_code == 1 and "FAIL  schema" in result.output and "db migrate" in result.output
+    mariadb.drop_database(empty.database)
+
+
+def test_missing_config_is_exit_2_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QCB_DSN", raising=False)
+    monkeypatch.setattr("freepbx_callback.config.FREEPBX_CONF", tmp_path / "freepbx.conf")
+    result = run(None, "request", "list")
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0
+    assert "tried --dsn, $QCB_DSN and" in result.output
+
+
+def test_database_down_is_a_clear_error() -> None:
+    result = run("mysql://u:p@127.0.0.1:1/x", "request", "list")
+    assert result.exit_code == 3 and "cannot use database u@127.0.0.1:1/x" in result.output
+
+
+def test_every_command_has_help() -> None:
+    for args in (
+        ["--help"],
+        ["db", "migrate", "--help"],
+        ["queue", "set", "--help"],
+        ["request", "add", "--help"],
+        ["request", "purge", "--help"],
+        ["stats", "--help"],
+        ["doctor", "--help"],
+    ):
+        result = run(None, *args)
+        assert result.exit_code == 0 and "Usage:" in result.output

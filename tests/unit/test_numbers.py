@@ -1,0 +1,69 @@
+"""Caller IDs and typed numbers: what we keep, what we refuse and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from freepbx_callback.numbers import InvalidNumber, Kind, Reason, parse
+
+
+@pytest.mark.parametrize(
+    "raw,region,dial,e164,kind",
+    [
+        ("5551234", "US", "5551234", "+15551234", Kind.NATIONAL),
+        ("  2125551234 ", "US", "2125551234", "+12125551234", Kind.NATIONAL),
+        ("+1 212 555-1234", "US", "+12125551234", "+12125551234", Kind.NATIONAL),
+        ("+442079460000", "US", "+442079460000", "+442079460000", Kind.INTERNATIONAL),
+        ("19005551234", "US", "19005551234", "+19005551234", Kind.PREMIUM),
+        ("84951234567", "RU", "84951234567", "+74951234567", Kind.NATIONAL),
+        ("88095551234", "RU", "88095551234", "+78095551234", Kind.PREMIUM),
+        ("101", "US", "101", None, Kind.UNKNOWN),
+    ],
+)
+def test_accepted(raw: str, region: str, dial: str, e164: str | None, kind: Kind) -> None:
+    number = parse(raw, region)
+    assert (number.dial, number.e164, number.kind) == (dial, e164, kind)
+
+
+@pytest.mark.parametrize(
+    "raw,reason",
+    [
+        (None, Reason.WITHHELD),
+        ("", Reason.WITHHELD),
+        ("anonymous", Reason.WITHHELD),
+        ("Unknown", Reason.WITHHELD),
+        ("PRIVATE", Reason.WITHHELD),
+        ("restricted", Reason.WITHHELD),
+        ("+", Reason.WITHHELD),
+        (" - ", Reason.WITHHELD),
+        ("555a1234", Reason.BAD_CHARACTER),
+        ("x;Dial(1)", Reason.BAD_CHARACTER),
+        ("555;1234", Reason.BAD_CHARACTER),
+        ("555,1234", Reason.BAD_CHARACTER),
+        ("(555)1234", Reason.BAD_CHARACTER),
+        ("$5551234", Reason.BAD_CHARACTER),
+        ("555{1234}", Reason.BAD_CHARACTER),
+        ("'5551234'", Reason.BAD_CHARACTER),
+        ('"5551234"', Reason.BAD_CHARACTER),
+        ("555\n1234", Reason.BAD_CHARACTER),
+        ("５５５１２３４", Reason.BAD_CHARACTER),
+        ("555\x001234", Reason.BAD_CHARACTER),
+        ("555+1234", Reason.MISPLACED_PLUS),
+        ("12", Reason.TOO_SHORT),
+        ("1" * 21, Reason.TOO_LONG),
+    ],
+)
+def test_refused_with_reason(raw: str | None, reason: Reason) -> None:
+    with pytest.raises(InvalidNumber) as info:
+        parse(raw)
+    assert info.value.reason is reason
+    assert str(info.value)
+
+
+def test_twenty_digits_is_the_limit() -> None:
+    assert parse("1" * 20).dial == "1" * 20
+
+
+def test_message_names_the_character() -> None:
+    with pytest.raises(InvalidNumber, match="';' is not allowed"):
+        parse("555;1234")
