@@ -41,6 +41,21 @@ class Mode(str, enum.Enum):
 
 
 LANGUAGES = ("en", "ru")
+PROMPT_NAMES = (
+    "offer",
+    "accepted",
+    "already-requested",
+    "not-available",
+    "enter-number",
+    "you-entered",
+    "confirm",
+    "invalid-number",
+    "back-to-queue",
+    "callback-for",
+    "customer-intro",
+    "press-1-to-connect",
+    "goodbye",
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,11 @@ class QueueSettings:
     block_patterns: tuple[str, ...] = ()
     allow_patterns: tuple[str, ...] = ()
     min_talk: int = 5
+    prompts: tuple[tuple[str, str], ...] = ()  # (prompt name, system recording) overrides
+
+    def prompt(self, name: str) -> str:
+        """The sound to play for prompt ``name``: the admin's recording, else the shipped ``qcb-<name>``."""
+        return dict(self.prompts).get(name) or f"qcb-{name}"
 
     def replace(self, **changes: Any) -> QueueSettings:
         return dataclasses.replace(self, **changes)
@@ -73,6 +93,7 @@ class QueueSettings:
         data["mode"] = self.mode.value
         data["block_patterns"] = list(self.block_patterns)
         data["allow_patterns"] = list(self.allow_patterns)
+        data["prompts"] = dict(self.prompts)
         return data
 
 

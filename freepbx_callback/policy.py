@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .models import Mode, Outcome, QueueSettings, Request, Status
+from .models import PROMPT_NAMES, Mode, Outcome, QueueSettings, Request, Status
 from .numbers import Kind, PhoneNumber
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -195,7 +195,20 @@ def validate_settings(settings: QueueSettings) -> QueueSettings:
         raise PolicyError(f"mode {settings.mode!r}: agent-first or customer-first")
     for pattern in settings.block_patterns + settings.allow_patterns:
         pattern_regex(pattern)
+    for name, recording in settings.prompts:
+        validate_prompt(name, recording)
     return settings
+
+
+_RECORDING = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_/.-]{0,127}")
+
+
+def validate_prompt(name: str, recording: str) -> None:
+    """A prompt override names a known prompt and a sound file name that cannot break out of the dialplan."""
+    if name not in PROMPT_NAMES:
+        raise PolicyError(f"prompt {name!r}: one of {', '.join(PROMPT_NAMES)}")
+    if not _RECORDING.fullmatch(recording) or ".." in recording:
+        raise PolicyError(f"recording {recording!r}: a sound name such as custom/our-offer")
 
 
 def parse_duration(text: str) -> int:

@@ -85,6 +85,17 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ),
 ]
 
+MIGRATIONS.append(
+    (
+        2,
+        "per-queue prompt overrides; one request per caller's call",
+        [
+            "ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS prompts TEXT NULL",
+            "CREATE UNIQUE INDEX IF NOT EXISTS uq_caller_uniqueid ON qcb_requests (caller_uniqueid)",
+        ],
+    )
+)
+
 LATEST = MIGRATIONS[-1][0]
 
 SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS qcb_schema (

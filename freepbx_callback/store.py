@@ -28,8 +28,9 @@ REQUEST_COLUMNS = (
 )
 QUEUE_COLUMNS = (
     "queue, enabled, did, attempts, retry_interval, window_s, offer_every, notify_agents, mode, max_pending, "
-    "language, region, allow_international, allow_premium, block_patterns, allow_patterns, min_talk"
+    "language, region, allow_international, allow_premium, block_patterns, allow_patterns, min_talk, prompts"
 )
+QUEUE_FIELDS = [c.strip().replace("window_s", "window") for c in QUEUE_COLUMNS.split(",")]
 
 
 class StoreError(Exception):
@@ -167,44 +168,15 @@ class Store:
 
     @staticmethod
     def _queue(row: tuple[Any, ...]) -> QueueSettings:
-        (
-            queue,
-            enabled,
-            did,
-            attempts,
-            retry,
-            window,
-            offer,
-            notify,
-            mode,
-            max_pending,
-            language,
-            region,
-            intl,
-            premium,
-            block,
-            allow,
-            min_talk,
-        ) = row
-        return QueueSettings(
-            queue=queue,
-            enabled=bool(enabled),
-            did=did,
-            attempts=attempts,
-            retry_interval=retry,
-            window=window,
-            offer_every=offer,
-            notify_agents=bool(notify),
-            mode=Mode(mode),
-            max_pending=max_pending,
-            language=language,
-            region=region,
-            allow_international=bool(intl),
-            allow_premium=bool(premium),
-            block_patterns=tuple((block or "").split()),
-            allow_patterns=tuple((allow or "").split()),
-            min_talk=min_talk,
-        )
+        data = dict(zip(QUEUE_FIELDS, row, strict=True))
+        for name in ("enabled", "notify_agents", "allow_international", "allow_premium"):
+            data[name] = bool(data[name])
+        data["mode"] = Mode(data["mode"])
+        data["block_patterns"] = tuple((data["block_patterns"] or "").split())
+        data["allow_patterns"] = tuple((data["allow_patterns"] or "").split())
+        pairs = (item.partition("=") for item in (data["prompts"] or "").split())
+        data["prompts"] = tuple((name, recording) for name, _, recording in pairs)
+        return QueueSettings(**data)
 
     def get_queue(self, queue: str, lock: bool = False) -> QueueSettings | None:
         suffix = " FOR UPDATE" if lock else ""
@@ -215,32 +187,18 @@ class Store:
         return [self._queue(r) for r in self._all(f"SELECT {QUEUE_COLUMNS} FROM qcb_queues ORDER BY queue")]
 
     def save_queue(self, s: QueueSettings, now: datetime) -> None:
-        values = (
-            s.queue,
-            int(s.enabled),
-            s.did,
-            s.attempts,
-            s.retry_interval,
-            s.window,
-            s.offer_every,
-            int(s.notify_agents),
-            s.mode.value,
-            s.max_pending,
-            s.language,
-            s.region,
-            int(s.allow_international),
-            int(s.allow_premium),
-            " ".join(s.block_patterns),
-            " ".join(s.allow_patterns),
-            s.min_talk,
-            now,
-        )
+        encoded = {
+            "mode": s.mode.value,
+            "block_patterns": " ".join(s.block_patterns),
+            "allow_patterns": " ".join(s.allow_patterns),
+            "prompts": " ".join(f"{name}={recording}" for name, recording in s.prompts),
+        }
+        values = [encoded.get(name, getattr(s, name)) for name in QUEUE_FIELDS] + [now]
         columns = QUEUE_COLUMNS + ", updated_at"
         updates = ", ".join(f"{c.strip()} = VALUES({c.strip()})" for c in columns.split(",")[1:])
         marks = ", ".join(["%s"] * len(values))
-        self._run(
-            f"INSERT INTO qcb_queues ({columns}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}", values
-        )
+        sql = f"INSERT INTO qcb_queues ({columns}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}"
+        self._run(sql, values)
 
     # --- requests -----------------------------------------------------------------------------------
 

@@ -1,0 +1,108 @@
+"""Operations: stats, doctor, dialplan."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config import ConfigError, resolve_dsn
+from ..dialplan.render import DEFAULT_AGI_DIR, TARGETS, RenderError, render
+from ..store import Store, StoreError
+from .base import DURATION, Context, cli, emit, json_option, service_of, table
+
+# --- stats and doctor ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--since", type=DURATION, help="Only requests made in this period (e.g. 1d).")
+@json_option
+@click.pass_context
+def stats(ctx: click.Context, since: int | None, as_json: bool) -> None:
+    """Requests by status and the median time to callback."""
+    result = service_of(ctx).stats(since)
+
+    def text() -> None:
+        table(
+            ["status", "requests"],
+            [[k, v] for k, v in sorted(result.by_status.items())] + [["total", result.requested]],
+        )
+        median = result.median_seconds_to_callback
+        click.echo(f"median time to callback: {'-' if median is None else f'{median:.1f} s'}")
+
+    emit(result.to_dict(), as_json, text)
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool) -> None:
+    """Check configuration, database and schema; exit 1 if anything is wrong."""
+    checks: list[dict[str, Any]] = []
+
+    def check(name: str, probe: Callable[[], str]) -> bool:
+        try:
+            checks.append({"check": name, "ok": True, "detail": probe()})
+            return True
+        except (ConfigError, StoreError, OSError) as exc:
+            checks.append({"check": name, "ok": False, "detail": str(exc)})
+            return False
+
+    context = ctx.find_object(Context)
+    assert context is not None
+    if check("config", lambda: resolve_dsn(context.dsn_flag).describe()) and check(
+        "database", lambda: f"connected to {context.service.store.dsn.describe()}"
+    ):
+
+        def schema() -> str:
+            have, want = context.service.store.schema_version(), Store.latest_version()
+            if have != want:
+                raise StoreError(f"schema version {have}, expected {want}: run `freepbx-callback db migrate`")
+            return f"version {have}"
+
+        check("schema", schema)
+    ok = all(c["ok"] for c in checks)
+    emit(
+        {"ok": ok, "checks": checks},
+        as_json,
+        lambda: [
+            click.echo(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['check']:<9} {c['detail']}") for c in checks
+        ],
+    )
+    sys.exit(0 if ok else 1)
+
+
+@cli.command()
+@click.option("--target", type=click.Choice(TARGETS), default="asterisk", show_default=True)
+@click.option(
+    "--agi",
+    default=DEFAULT_AGI_DIR,
+    show_default=True,
+    help="agi-bin folder of the qcb-*.agi scripts, or agi://host:port of `freepbx-callback serve`.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write extensions_qcb.conf and queues_qcb.conf into this folder.",
+)
+@json_option
+@click.pass_context
+def dialplan(ctx: click.Context, target: str, agi: str, output: Path | None, as_json: bool) -> None:
+    """Render the dialplan and queue settings for the queues that offer a callback."""
+    try:
+        rendered = render(service_of(ctx).queues(), target, agi)
+    except RenderError as exc:
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        data = {"dialplan": rendered.extensions, "queues": rendered.queue_settings}
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    elif output is not None:
+        for path in rendered.write(output):
+            click.echo(f"wrote {path}")
+    else:
+        click.echo(rendered.extensions + rendered.queues_conf, nl=False)

@@ -1,0 +1,131 @@
+"""`queue` commands: per-queue callback settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..models import Mode, QueueSettings
+from .base import DURATION, Group, cli, emit, fail, json_option, service_of, show_mapping, table
+
+# --- queues -------------------------------------------------------------------------------------------
+
+
+@cli.group(cls=Group)
+def queue() -> None:
+    """Per-queue callback settings."""
+
+
+def queue_rows(items: list[QueueSettings]) -> list[list[Any]]:
+    return [
+        [
+            q.queue,
+            "on" if q.enabled else "off",
+            q.did,
+            q.mode.value,
+            q.attempts,
+            q.retry_interval,
+            q.window,
+            q.offer_every,
+            "yes" if q.notify_agents else "no",
+            q.language,
+            q.max_pending,
+        ]
+        for q in items
+    ]
+
+
+QUEUE_HEADERS = [
+    "queue",
+    "callback",
+    "did",
+    "mode",
+    "attempts",
+    "retry_s",
+    "window_s",
+    "offer_s",
+    "notify",
+    "lang",
+    "max_pending",
+]
+
+
+@queue.command("list")
+@json_option
+@click.pass_context
+def queue_list(ctx: click.Context, as_json: bool) -> None:
+    """Queues that have callback settings."""
+    items = service_of(ctx).queues()
+    emit([q.to_dict() for q in items], as_json, lambda: table(QUEUE_HEADERS, queue_rows(items)))
+
+
+@queue.command("show")
+@click.argument("queue_name", metavar="Q")
+@json_option
+@click.pass_context
+def queue_show(ctx: click.Context, queue_name: str, as_json: bool) -> None:
+    """One queue's settings."""
+    settings = service_of(ctx).queue(queue_name)
+    emit(settings.to_dict(), as_json, lambda: show_mapping(settings.to_dict()))
+
+
+@queue.command("set")
+@click.argument("queue_name", metavar="Q")
+@click.option("--enable/--disable", "enabled", default=None, help="Offer callback in this queue.")
+@click.option("--did", help="Company number shown to the customer (digits, optional +).")
+@click.option("--attempts", type=click.IntRange(1, 10), help="Calls to the customer before giving up.")
+@click.option("--retry-interval", type=DURATION, help="Pause between attempts (300, 300s, 5m).")
+@click.option("--window", type=DURATION, help="How long an attempt may wait for a free agent.")
+@click.option("--offer-every", type=DURATION, help="How often callers hear the offer.")
+@click.option("--notify-agents/--no-notify-agents", default=None, help="Agent hears 'callback for <number>'.")
+@click.option("--mode", type=click.Choice([m.value for m in Mode]), help="Who is called first.")
+@click.option("--max-pending", type=click.IntRange(0, 100000), help="Open requests allowed in this queue.")
+@click.option("--no-max-pending", is_flag=True, help="Remove the open-request limit.")
+@click.option("--language", type=click.Choice(["ru", "en"]), help="Language of the prompts.")
+@click.option("--region", help="Home country for number checks (ISO code, e.g. US, RU).")
+@click.option("--allow-international/--block-international", default=None)
+@click.option("--allow-premium/--block-premium", default=None)
+@click.option("--block", "block_patterns", multiple=True, help="Block pattern (_900X. or a prefix); repeat.")
+@click.option("--allow", "allow_patterns", multiple=True, help="Allow pattern; when set only these may ask.")
+@click.option("--clear-patterns", is_flag=True, help="Remove all block and allow patterns first.")
+@click.option("--min-talk", type=DURATION, help="Talk time that counts as a delivered callback.")
+@click.option(
+    "--prompt",
+    "prompt_overrides",
+    multiple=True,
+    metavar="NAME=RECORDING",
+    help="Play a system recording instead of a shipped prompt (NAME= restores it); repeat.",
+)
+@json_option
+@click.pass_context
+def queue_set(
+    ctx: click.Context,
+    queue_name: str,
+    as_json: bool,
+    no_max_pending: bool,
+    clear_patterns: bool,
+    prompt_overrides: tuple[str, ...],
+    **options: Any,
+) -> None:
+    """Create or change a queue's callback settings."""
+    changes = {k: v for k, v in options.items() if v is not None and v != ()}
+    if no_max_pending:
+        changes["max_pending"] = None
+    service = service_of(ctx)
+    current = service.store.get_queue(queue_name) or QueueSettings(queue=queue_name)
+    for key in ("block_patterns", "allow_patterns"):
+        if clear_patterns:
+            changes[key] = () if key not in changes else tuple(dict.fromkeys(changes[key]))
+        elif key in changes:
+            changes[key] = tuple(dict.fromkeys(getattr(current, key) + tuple(changes[key])))
+    if prompt_overrides:
+        prompts = dict(current.prompts)
+        for item in prompt_overrides:
+            name, sep, recording = item.partition("=")
+            if not sep:
+                fail(f"--prompt {item!r}: use NAME=RECORDING", 2)
+            prompts[name.strip()] = recording.strip()
+        changes["prompts"] = tuple((name, rec) for name, rec in prompts.items() if rec)
+    settings = service.set_queue(queue_name, **changes)
+    emit(settings.to_dict(), as_json, lambda: show_mapping(settings.to_dict()))

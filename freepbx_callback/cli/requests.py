@@ -1,0 +1,132 @@
+"""`request` commands: callback requests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ..models import Request, Status
+from .base import DURATION, Group, cli, emit, fail, json_option, service_of, show_mapping, table
+
+# --- requests -----------------------------------------------------------------------------------------
+
+
+@cli.group(cls=Group)
+def request() -> None:
+    """Callback requests."""
+
+
+REQUEST_HEADERS = ["id", "queue", "number", "did", "status", "attempts", "requested_at", "next_attempt_at"]
+
+
+def request_rows(items: list[Request]) -> list[list[Any]]:
+    return [
+        [
+            r.id,
+            r.queue,
+            r.number,
+            r.did,
+            r.status.value,
+            r.attempts,
+            r.requested_at.isoformat(sep=" ", timespec="seconds"),
+            r.next_attempt_at.isoformat(sep=" ", timespec="seconds") if r.status.is_open else "",
+        ]
+        for r in items
+    ]
+
+
+@request.command("add")
+@click.argument("queue_name", metavar="Q")
+@click.argument("number")
+@click.option("--did", help="Caller ID for the callback (default: the queue's DID).")
+@click.option("--language", type=click.Choice(["ru", "en"]))
+@json_option
+@click.pass_context
+def request_add(
+    ctx: click.Context, queue_name: str, number: str, did: str | None, language: str | None, as_json: bool
+) -> None:
+    """Ask for a callback to NUMBER from queue Q (what the caller's key press does)."""
+    result = service_of(ctx).request(queue_name, number, did=did, language=language, source="cli")
+    if as_json:
+        data = {
+            "result": result.kind,
+            "message": result.message,
+            "request": result.request.to_dict() if result.request else None,
+        }
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    elif result.kind == "created":
+        click.echo(result.message)
+    if result.kind != "created":
+        fail(result.message, 4 if result.kind == "duplicate" else 1)
+
+
+@request.command("list")
+@click.option("--status", type=click.Choice([s.value for s in Status]))
+@click.option("--queue", "queue_name", metavar="Q")
+@click.option("--limit", type=click.IntRange(1, 100000), default=1000, show_default=True)
+@json_option
+@click.pass_context
+def request_list(
+    ctx: click.Context, status: str | None, queue_name: str | None, limit: int, as_json: bool
+) -> None:
+    """Requests, newest first."""
+    items = service_of(ctx).list(Status(status) if status else None, queue_name, limit)
+    emit([r.to_dict() for r in items], as_json, lambda: table(REQUEST_HEADERS, request_rows(items)))
+
+
+@request.command("show")
+@click.argument("request_id", type=int, metavar="ID")
+@json_option
+@click.pass_context
+def request_show(ctx: click.Context, request_id: int, as_json: bool) -> None:
+    """One request with its attempts and history."""
+    service = service_of(ctx)
+    item = service.get(request_id)
+    attempts, events = service.history(request_id)
+    data = item.to_dict() | {
+        "attempt_log": [a.to_dict() for a in attempts],
+        "events": [
+            {"at": a.isoformat(timespec="milliseconds") + "Z", "event": e, "detail": d} for a, e, d in events
+        ],
+    }
+
+    def text() -> None:
+        show_mapping(item.to_dict())
+        for event in data["events"]:
+            click.echo(f"  {event['at']}  {event['event']:<10} {event['detail']}")
+
+    emit(data, as_json, text)
+
+
+def _change(ctx: click.Context, verb: str, request_id: int, as_json: bool) -> None:
+    service = service_of(ctx)
+    item = service.cancel(request_id) if verb == "cancel" else service.retry(request_id)
+    emit(item.to_dict(), as_json, lambda: click.echo(f"request {item.id} is now {item.status.value}"))
+
+
+@request.command("cancel")
+@click.argument("request_id", type=int, metavar="ID")
+@json_option
+@click.pass_context
+def request_cancel(ctx: click.Context, request_id: int, as_json: bool) -> None:
+    """Stop calling back (pending or dialing requests)."""
+    _change(ctx, "cancel", request_id, as_json)
+
+
+@request.command("retry")
+@click.argument("request_id", type=int, metavar="ID")
+@json_option
+@click.pass_context
+def request_retry(ctx: click.Context, request_id: int, as_json: bool) -> None:
+    """Make a request due now; a closed one reopens with fresh attempts."""
+    _change(ctx, "retry", request_id, as_json)
+
+
+@request.command("purge")
+@click.option("--older-than", type=DURATION, required=True, help="Closed longer ago than this (e.g. 30d).")
+@click.pass_context
+def request_purge(ctx: click.Context, older_than: int) -> None:
+    """Delete closed requests (and their attempts) closed before the cutoff."""
+    click.echo(f"purged {service_of(ctx).purge(older_than)} closed request(s)")
