@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import numbers, policy
+from .journal import Journal
 from .models import Attempt, Mode, Outcome, QueueSettings, Request, Stats, Status
-from .store import DuplicateOpenRequest, LostRace, Store
+from .store import DuplicateCall, DuplicateOpenRequest, LostRace, Store
 
 
 def utcnow() -> datetime:
@@ -56,6 +57,10 @@ class CallbackService:
         if settings is None:
             raise NotFound(f"queue {queue} has no callback settings (set them with: queue set {queue} ...)")
         return settings
+
+    def settings(self, queue: str) -> QueueSettings:
+        """The queue's settings, or the defaults (callback off) for a queue never configured."""
+        return self.store.get_queue(queue) or QueueSettings(queue=queue)
 
     def queues(self) -> list[QueueSettings]:
         return self.store.list_queues()
@@ -109,6 +114,14 @@ class CallbackService:
             if existing is None:
                 raise
             return self._duplicate(existing)
+        except DuplicateCall:
+            # This very call was stored before (a journal replay that was interrupted after the insert).
+            stored = self.store.find_by_call(uniqueid or "")
+            if stored is None:
+                raise
+            return RequestResult(
+                "duplicate", f"request {stored.id} already holds call {uniqueid}", stored, reason="same_call"
+            )
 
     def _request(
         self,
@@ -159,6 +172,34 @@ class CallbackService:
         return RequestResult(
             "created", f"request {request_id}: callback to {number.dial} in queue {queue}", created
         )
+
+    def replay(self, journal: Journal) -> dict[str, int]:
+        """Store what was journaled while the database was down; each file is stored exactly once."""
+        counts = {"stored": 0, "duplicate": 0, "rejected": 0}
+        for path, entry in journal.pending():
+            try:
+                result = self.request(
+                    entry.queue,
+                    entry.number,
+                    did=entry.did,
+                    language=entry.language,
+                    uniqueid=entry.uniqueid,
+                    position=entry.position,
+                    waited=entry.waited,
+                    source="journal",
+                    requested_at=datetime.fromisoformat(entry.requested_at),
+                )
+            except (ValueError, policy.PolicyError) as exc:
+                journal.set_aside(path, str(exc))
+                counts["rejected"] += 1
+                continue
+            if result.accepted:
+                journal.remove(path)
+                counts["stored" if result.kind == "created" else "duplicate"] += 1
+            else:
+                journal.set_aside(path, f"{result.kind}: {result.message}")
+                counts["rejected"] += 1
+        return counts
 
     def _duplicate(self, existing: Request) -> RequestResult:
         return RequestResult(

@@ -47,6 +47,10 @@ class DuplicateOpenRequest(StoreError):
         self.queue, self.number = queue, number
 
 
+class DuplicateCall(StoreError):
+    """A request from this caller's call (channel uniqueid) is already stored."""
+
+
 class LostRace(StoreError):
     """Another transaction (or Galera node) won; nothing was changed."""
 
@@ -220,6 +224,11 @@ class Store:
         )
         return self._request(rows[0]) if rows else None
 
+    def find_by_call(self, uniqueid: str) -> Request | None:
+        sql = f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE caller_uniqueid = %s"
+        rows = self._all(sql, (uniqueid,))
+        return self._request(rows[0]) if rows else None
+
     def count_open(self, queue: str) -> int:
         sql = "SELECT COUNT(*) FROM qcb_requests WHERE status IN ('pending', 'dialing') AND queue = %s"
         return int(self._all(sql, (queue,))[0][0])
@@ -246,6 +255,10 @@ class Store:
             cur = self._run(f"INSERT INTO qcb_requests ({columns}) VALUES ({marks})", tuple(fields.values()))
         except MySQLdb.IntegrityError as exc:
             if exc.args and exc.args[0] == ER.DUP_ENTRY:
+                if "uq_caller_uniqueid" in str(exc.args[1]):
+                    raise DuplicateCall(
+                        f"call {fields.get('caller_uniqueid')} already has a request"
+                    ) from None
                 raise DuplicateOpenRequest(fields["queue"], fields["number"]) from None
             raise
         return int(cur.lastrowid)

@@ -1,4 +1,4 @@
-"""The few channel operations the call-flow handlers need, over pyst2's AGI (agi-bin) or FastAGI."""
+"""The channel operations the call-flow handlers need, over pyst2's AGI (agi-bin) or our FastAGI session."""
 
 from __future__ import annotations
 
@@ -13,13 +13,25 @@ class Channel(Protocol):
 
     def set_variable(self, name: str, value: str) -> None: ...
 
-    def play(self, prompt: str, escape_digits: str = "") -> str: ...
+    def play(self, prompt: str, escape_digits: str = "") -> str:
+        """Play a sound; returns the escape digit pressed, or ''."""
+        ...
+
+    def say_digits(self, digits: str) -> None:
+        """Read digits out; keys pressed meanwhile are dropped, never taken as an answer."""
+        ...
+
+    def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> str:
+        """Play ``prompt`` and collect digits until '#', ``max_digits`` or the timeout."""
+        ...
+
+    def wait_digit(self, timeout_ms: int) -> str: ...
 
     def hangup(self) -> None: ...
 
 
 class PystChannel:
-    """Adapter over ``asterisk.agi.AGI``; quiet on stderr (Asterisk logs an AGI's stderr)."""
+    """Adapter over ``asterisk.agi.AGI`` (agi-bin scripts); quiet on stderr, which Asterisk would log."""
 
     def __init__(self, agi: Any | None = None) -> None:
         if agi is None:
@@ -30,7 +42,7 @@ class PystChannel:
         self.env: dict[str, str] = dict(agi.env)
 
     def variable(self, name: str) -> str:
-        value = self.agi.get_full_variable(f"${{{name}}}")
+        value = self.agi.get_full_variable("${" + name + "}")
         return "" if value in (None, "hangup") else str(value)
 
     def set_variable(self, name: str, value: str) -> None:
@@ -43,6 +55,15 @@ class PystChannel:
             return str(self.agi.stream_file(prompt, escape_digits) or "")
         except AGIAppError:
             return ""
+
+    def say_digits(self, digits: str) -> None:
+        self.agi.say_digits(digits, "")
+
+    def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> str:
+        return str(self.agi.get_data(prompt, timeout_ms, max_digits) or "")
+
+    def wait_digit(self, timeout_ms: int) -> str:
+        return str(self.agi.wait_for_digit(timeout_ms) or "")
 
     def hangup(self) -> None:
         self.agi.hangup()

@@ -1,54 +1,125 @@
-"""The caller pressed 1 in the queue: store the callback request, then say goodbye or send them back."""
+"""The caller pressed 1 in the queue: store the callback request, then say goodbye or send them back.
+
+Every path ends in a prompt and either a hangup (``QCB_NEXT=hangup``: a request is stored or journaled)
+or a return to the queue (``QCB_NEXT=queue``); the dialplan acts on QCB_NEXT, so even a crash of this
+handler returns the caller to the queue.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .. import numbers
-from ..service import CallbackService, RequestResult
+from ..journal import Entry, Journal
+from ..models import QueueSettings
+from ..service import CallbackService
 from ..store import StoreUnavailable
 from .channel import Channel
 
-PROMPTS = {"created": "qcb-accepted", "duplicate": "qcb-already-requested"}
-REFUSED = "qcb-not-available"
+ENTRY_TRIES = 3
+DIGIT_TIMEOUT_MS = 10000
+CONFIRM_TIMEOUT_MS = 6000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: str  # created | duplicate | journaled | blocked | limit | disabled | invalid | no_number | error
+    next: str  # hangup | queue
+    number: str | None = None
 
 
 def _int_or_none(text: str) -> int | None:
     return int(text) if text.strip().isdigit() else None
 
 
-def _did(channel: Channel) -> str | None:
-    try:
-        return numbers.clean(channel.variable("FROM_DID"))
-    except numbers.InvalidNumber:
-        return None
+def ask_number(channel: Channel, settings: QueueSettings) -> str | None:
+    """Let a caller with a withheld or unusable caller ID key in a number, read it back, confirm with 1.
 
-
-def handle_request(channel: Channel, service: Callable[[], CallbackService], queue: str) -> str:
-    """Run the request flow; returns the result kind, also left in the channel variable QCB_RESULT.
-
-    The dialplan hangs up after ``created``/``duplicate`` and returns the caller to the queue otherwise.
+    The read-back ignores keys; only a key pressed at or after the confirm prompt answers it.
+    Three failed tries (nothing entered, an invalid number, no confirmation) give up.
     """
-    joined = _int_or_none(channel.variable("QUEUEJOINTIME"))
-    language = channel.variable("CHANNEL(language)") or None
-    try:
-        result = service().request(
-            queue,
-            channel.env.get("agi_callerid", ""),
-            did=_did(channel),
-            language=language,
-            uniqueid=channel.env.get("agi_uniqueid") or None,
-            position=_int_or_none(channel.variable("QUEUEPOSITION")),
-            waited=int(time.time()) - joined if joined else None,
-            source="agi",
-        )
-    except StoreUnavailable as exc:
-        result = RequestResult("unavailable", str(exc), reason="database")
-    channel.set_variable("QCB_RESULT", result.kind)
-    if result.accepted:
-        channel.play(PROMPTS[result.kind])
+    for _ in range(ENTRY_TRIES):
+        typed = channel.get_data(settings.prompt("enter-number"), DIGIT_TIMEOUT_MS, numbers.MAX_DIGITS)
+        try:
+            number = numbers.clean(typed)
+        except numbers.InvalidNumber:
+            channel.play(settings.prompt("invalid-number"))
+            continue
+        channel.play(settings.prompt("you-entered"))
+        channel.say_digits(number.lstrip("+"))
+        key = channel.play(settings.prompt("confirm"), "12") or channel.wait_digit(CONFIRM_TIMEOUT_MS)
+        if key == "1":
+            return number
+    return None
+
+
+def handle_request(
+    channel: Channel, service: Callable[[], CallbackService], queue: str, journal: Journal | None = None
+) -> Outcome:
+    outcome = _run(channel, service, queue, journal or Journal())
+    channel.set_variable("QCB_RESULT", outcome.result)
+    channel.set_variable("QCB_NEXT", outcome.next)
+    if outcome.next == "hangup":
         channel.hangup()
-    else:
-        channel.play(REFUSED)
-    return result.kind
+    return outcome
+
+
+def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, journal: Journal) -> Outcome:
+    svc: CallbackService | None
+    try:
+        svc = service()
+        settings = svc.settings(queue)
+    except StoreUnavailable:
+        svc, settings = None, QueueSettings(queue=queue)
+    raw = channel.env.get("agi_callerid", "")
+    try:
+        number = numbers.clean(raw)
+    except numbers.InvalidNumber:
+        typed = ask_number(channel, settings)
+        if typed is None:
+            return Outcome("no_number", "queue")
+        number = typed
+    joined = _int_or_none(channel.variable("QUEUEJOINTIME"))
+    try:
+        did = numbers.clean(channel.variable("FROM_DID"))
+    except numbers.InvalidNumber:
+        did = None
+    details = {
+        "did": did,
+        "language": channel.variable("CHANNEL(language)") or None,
+        "uniqueid": channel.env.get("agi_uniqueid") or None,
+        "position": _int_or_none(channel.variable("QUEUEPOSITION")),
+        "waited": int(time.time()) - joined if joined else None,
+    }
+    try:
+        if svc is None:
+            raise StoreUnavailable("database unreachable at the start of the call")
+        result = svc.request(queue, number, source="agi", **details)  # type: ignore[arg-type]
+    except StoreUnavailable:
+        return _journal(channel, settings, journal, queue, number, details)
+    if result.accepted:
+        channel.play(settings.prompt("accepted" if result.kind == "created" else "already-requested"))
+        return Outcome(result.kind, "hangup", number)
+    channel.play(settings.prompt("not-available"))
+    return Outcome(result.kind, "queue", number)
+
+
+def _journal(
+    channel: Channel,
+    settings: QueueSettings,
+    journal: Journal,
+    queue: str,
+    number: str,
+    details: dict[str, object],
+) -> Outcome:
+    requested_at = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
+    try:
+        journal.append(Entry(queue=queue, number=number, requested_at=requested_at, **details))  # type: ignore[arg-type]
+    except OSError:
+        channel.play(settings.prompt("not-available"))
+        return Outcome("error", "queue", number)
+    channel.play(settings.prompt("accepted"))
+    return Outcome("journaled", "hangup", number)

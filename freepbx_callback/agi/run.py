@@ -6,17 +6,16 @@ import sys
 
 from ..config import ConfigError, resolve_dsn
 from ..service import CallbackService
-from ..store import Store
+from ..store import Store, StoreUnavailable
 from .channel import PystChannel
 from .request import handle_request
 
 
-def service_from_env() -> CallbackService:
+def service_from_env(dsn_flag: str | None = None) -> CallbackService:
+    """A service on the configured database; a missing config counts as an unreachable database."""
     try:
-        dsn = resolve_dsn(None)
+        dsn = resolve_dsn(dsn_flag)
     except ConfigError as exc:
-        from ..store import StoreUnavailable
-
         raise StoreUnavailable(str(exc)) from None
     return CallbackService(Store.connect(dsn, timeout=3))
 

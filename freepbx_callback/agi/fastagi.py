@@ -1,0 +1,85 @@
+"""FastAGI server: the same handlers as the agi-bin scripts, served at agi://host:port/<route>.
+
+A thread per call (the handlers block on the database); each call gets its own database connection,
+closed when the call ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import socketserver
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..journal import Journal
+from ..service import CallbackService
+from .protocol import AgiError, AgiSession, Hangup, SessionChannel
+from .request import handle_request
+
+log = logging.getLogger(__name__)
+DEFAULT_PORT = 4573
+Route = Callable[[SessionChannel, Callable[[], CallbackService], list[str], Journal], Any]
+
+
+def _request(
+    channel: SessionChannel, service: Callable[[], CallbackService], args: list[str], journal: Journal
+) -> Any:
+    if not args:
+        channel.set_variable("QCB_NEXT", "queue")
+        raise AgiError("route request needs the queue as its first argument")
+    return handle_request(channel, service, args[0], journal)
+
+
+ROUTES: dict[str, Route] = {"request": _request}
+
+
+class FastAgiServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self, address: tuple[str, int], service: Callable[[], CallbackService], journal: Journal | None = None
+    ) -> None:
+        self.service_factory = service
+        self.journal = journal or Journal()
+        self.calls = 0
+        self._lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def count(self) -> None:
+        with self._lock:
+            self.calls += 1
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: FastAgiServer
+
+    def handle(self) -> None:
+        opened: list[CallbackService] = []
+
+        def service() -> CallbackService:
+            svc = self.server.service_factory()
+            opened.append(svc)
+            return svc
+
+        try:
+            session = AgiSession(self.rfile, self.wfile)
+            route = session.env.get("agi_network_script", "").strip("/").split("?")[0]
+            args = [v for k, v in sorted(session.env.items(), key=lambda kv: _arg_no(kv[0])) if _arg_no(k)]
+            handler = ROUTES.get(route)
+            if handler is None:
+                raise AgiError(f"no FastAGI route {route!r} (known: {', '.join(ROUTES)})")
+            handler(SessionChannel(session), service, args, self.server.journal)
+        except Hangup:
+            pass
+        except Exception:  # a broken call must not take the server down
+            log.exception("FastAGI call failed")
+        finally:
+            self.server.count()
+            for svc in opened:
+                svc.store.close()
+
+
+def _arg_no(key: str) -> int:
+    return int(key[len("agi_arg_") :]) if key.startswith("agi_arg_") and key[8:].isdigit() else 0

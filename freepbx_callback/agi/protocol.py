@@ -1,0 +1,101 @@
+"""A small AGI session over any pair of text streams: the FastAGI server's side of the protocol.
+
+pyst2's ``AGI`` installs a SIGHUP handler in its constructor, which only the main thread may do, so the
+threaded FastAGI server speaks the (simple, line-based) protocol itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import BinaryIO
+
+_RESULT = re.compile(r"^(\d{3})(?: result=(-?\d*))?(?: \((.*)\))?")
+
+
+class Hangup(Exception):
+    """The channel hung up (or the connection closed) while a command ran."""
+
+
+class AgiError(Exception):
+    pass
+
+
+def quote(value: str) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+class AgiSession:
+    def __init__(self, rfile: BinaryIO, wfile: BinaryIO) -> None:
+        self.rfile, self.wfile = rfile, wfile
+        self.env: dict[str, str] = {}
+        while True:
+            line = self._readline()
+            if not line:
+                break
+            key, _, value = line.partition(":")
+            self.env[key.strip()] = value.strip()
+
+    def _readline(self) -> str:
+        raw = self.rfile.readline()
+        if not raw:
+            raise Hangup("connection closed")
+        return raw.decode("utf-8", "replace").rstrip("\r\n")
+
+    def command(self, *parts: str) -> tuple[str, str]:
+        """Send one command; returns (result, data). Raises Hangup on a hung-up channel."""
+        self.wfile.write((" ".join(parts) + "\n").encode())
+        self.wfile.flush()
+        line = self._readline()
+        while line.startswith("HANGUP"):  # agi_enhanced async notice; the answer follows
+            line = self._readline()
+        match = _RESULT.match(line)
+        if not match:
+            raise AgiError(f"unexpected AGI reply {line!r}")
+        code, result, data = match.group(1), match.group(2) or "", match.group(3) or ""
+        if code == "511":
+            raise Hangup("channel is dead")
+        if code != "200":
+            raise AgiError(f"AGI {parts[0]} failed: {line}")
+        if result == "-1":
+            raise Hangup(f"{parts[0]} returned -1")
+        return result, data
+
+
+def digit(result: str) -> str:
+    """AGI returns a pressed key as its ASCII code ('49' for '1'); 0 means none."""
+    return chr(int(result)) if result and result not in ("0", "-1") else ""
+
+
+class SessionChannel:
+    """The handlers' Channel over an :class:`AgiSession`."""
+
+    def __init__(self, session: AgiSession) -> None:
+        self.session = session
+        self.env = session.env
+
+    def variable(self, name: str) -> str:
+        result, data = self.session.command("GET FULL VARIABLE", quote("${" + name + "}"))
+        return data if result == "1" else ""
+
+    def set_variable(self, name: str, value: str) -> None:
+        self.session.command("SET VARIABLE", quote(name), quote(value))
+
+    def play(self, prompt: str, escape_digits: str = "") -> str:
+        result, _ = self.session.command("STREAM FILE", quote(prompt), quote(escape_digits))
+        return digit(result)
+
+    def say_digits(self, digits: str) -> None:
+        self.session.command("SAY DIGITS", digits, quote(""))
+
+    def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> str:
+        result, _ = self.session.command("GET DATA", quote(prompt), str(timeout_ms), str(max_digits))
+        return result
+
+    def wait_digit(self, timeout_ms: int) -> str:
+        result, _ = self.session.command("WAIT FOR DIGIT", str(timeout_ms))
+        return digit(result)
+
+    def hangup(self) -> None:
+        with contextlib.suppress(Hangup):
+            self.session.command("HANGUP")

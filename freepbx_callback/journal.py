@@ -1,0 +1,85 @@
+"""The local spool that keeps callback requests while the database cannot be reached.
+
+One JSON file per request, written to a temporary name, fsync'ed and renamed (then the folder is
+fsync'ed), so a file either holds a whole request or does not exist. Replaying a file and deleting it is
+exactly-once because the request row carries the caller's channel uniqueid under a unique key: a replay
+interrupted after the insert finds the row on the next run and only deletes the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+DEFAULT_SPOOL = Path("/var/spool/asterisk/qcb")
+
+
+def spool_folder() -> Path:
+    return Path(os.environ.get("QCB_SPOOL") or DEFAULT_SPOOL)
+
+
+@dataclass(frozen=True)
+class Entry:
+    queue: str
+    number: str
+    requested_at: str  # ISO 8601, UTC
+    did: str | None = None
+    language: str | None = None
+    uniqueid: str | None = None
+    position: int | None = None
+    waited: int | None = None
+
+
+class Journal:
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or spool_folder()
+
+    def _sync_folder(self, folder: Path) -> None:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def append(self, entry: Entry) -> Path:
+        """Write ``entry`` durably; raises OSError if the spool cannot take it."""
+        self.folder.mkdir(mode=0o750, parents=True, exist_ok=True)
+        name = f"{entry.requested_at.replace(':', '').replace('-', '')}-{uuid.uuid4().hex}"
+        tmp = self.folder / f".{name}.tmp"
+        with open(tmp, "w", encoding="utf-8") as out:
+            json.dump(asdict(entry), out)
+            out.flush()
+            os.fsync(out.fileno())
+        final = self.folder / f"{name}.json"
+        os.replace(tmp, final)
+        self._sync_folder(self.folder)
+        return final
+
+    def pending(self) -> list[tuple[Path, Entry]]:
+        """Journaled requests, oldest first; unreadable files are moved aside, never lost silently."""
+        if not self.folder.is_dir():
+            return []
+        items = []
+        for path in sorted(self.folder.glob("*.json")):
+            try:
+                items.append((path, Entry(**json.loads(path.read_text(encoding="utf-8")))))
+            except (OSError, ValueError, TypeError) as exc:
+                self.set_aside(path, f"unreadable: {exc}")
+        return items
+
+    def remove(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        self._sync_folder(self.folder)
+
+    def set_aside(self, path: Path, reason: str) -> Path:
+        """Move a journaled request that cannot be stored to ``rejected/`` with the reason beside it."""
+        rejected = self.folder / "rejected"
+        rejected.mkdir(mode=0o750, exist_ok=True)
+        target = rejected / path.name
+        os.replace(path, target)
+        target.with_suffix(".reason").write_text(reason + "\n", encoding="utf-8")
+        self._sync_folder(self.folder)
+        return target

@@ -1,0 +1,45 @@
+"""A scripted channel for handler tests: plays back the keys a caller presses and records what was played.
+
+It stands in for Asterisk only in these unit-level tests; the same flows run on the real Asterisk in
+tests/e2e.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ScriptedChannel:
+    env: dict[str, str]
+    variables: dict[str, str] = field(default_factory=dict)
+    entries: list[str] = field(default_factory=list)  # what GET DATA returns, in order
+    keys: dict[str, str] = field(default_factory=dict)  # prompt -> key pressed while it plays (if allowed)
+    waits: list[str] = field(default_factory=list)  # what WAIT FOR DIGIT returns, in order
+    log: list[str] = field(default_factory=list)
+    hung_up: bool = False
+
+    def variable(self, name: str) -> str:
+        return self.variables.get(name, "")
+
+    def set_variable(self, name: str, value: str) -> None:
+        self.variables[name] = value
+
+    def play(self, prompt: str, escape_digits: str = "") -> str:
+        self.log.append(f"play {prompt}")
+        key = self.keys.get(prompt, "")
+        return key if key and key in escape_digits else ""
+
+    def say_digits(self, digits: str) -> None:
+        self.log.append(f"say {digits}")
+
+    def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> str:
+        self.log.append(f"get {prompt}")
+        return self.entries.pop(0) if self.entries else ""
+
+    def wait_digit(self, timeout_ms: int) -> str:
+        return self.waits.pop(0) if self.waits else ""
+
+    def hangup(self) -> None:
+        self.log.append("hangup")
+        self.hung_up = True

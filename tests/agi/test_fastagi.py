@@ -1,0 +1,116 @@
+"""The FastAGI server over a real socket and the real database, with Asterisk's side of the protocol
+replayed from a recorded conversation (the real Asterisk runs the same route in tests/e2e)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from freepbx_callback.agi.fastagi import FastAgiServer
+from freepbx_callback.agi.protocol import AgiSession, Hangup, SessionChannel, quote
+from freepbx_callback.config import Dsn
+from freepbx_callback.journal import Journal
+from freepbx_callback.service import CallbackService
+from freepbx_callback.store import Store
+
+ENV = """agi_network: yes
+agi_network_script: request
+agi_request: agi://127.0.0.1:4573/request
+agi_channel: PJSIP/caller-00000001
+agi_language: en
+agi_uniqueid: 1764200000.7
+agi_callerid: 5551234
+agi_calleridname: Caller
+agi_context: qcb-exit-400
+agi_extension: 1
+agi_priority: 4
+agi_arg_1: 400
+
+"""
+# (command Asterisk receives, reply Asterisk sends) for a normal caller, in Asterisk 22's reply format.
+CONVERSATION = [
+    ('GET FULL VARIABLE "${QUEUEJOINTIME}"', "200 result=0"),
+    ('GET FULL VARIABLE "${FROM_DID}"', "200 result=1 (5551000)"),
+    ('GET FULL VARIABLE "${CHANNEL(language)}"', "200 result=1 (en)"),
+    ('GET FULL VARIABLE "${QUEUEPOSITION}"', "200 result=0"),
+    ('STREAM FILE "qcb-accepted" ""', "200 result=0 endpos=63040"),
+    ('SET VARIABLE "QCB_RESULT" "created"', "200 result=1"),
+    ('SET VARIABLE "QCB_NEXT" "hangup"', "200 result=1"),
+    ("HANGUP", "200 result=1"),
+]
+
+
+@pytest.fixture
+def server(dsn: Dsn, tmp_path: Path) -> Iterator[FastAgiServer]:
+    srv = FastAgiServer(
+        ("127.0.0.1", 0), lambda: CallbackService(Store.connect(dsn)), Journal(tmp_path / "j")
+    )
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def play_asterisk(port: int, env: str, conversation: list[tuple[str, str]]) -> list[str]:
+    """Be Asterisk: send the env, answer each command; return the commands received."""
+    got = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        f = sock.makefile("rwb")
+        f.write(env.encode())
+        f.flush()
+        for _expected, reply in conversation:
+            line = f.readline().decode().rstrip("\n")
+            got.append(line)
+            f.write((reply + "\n").encode())
+            f.flush()
+        tail = f.readline()
+        assert tail == b"", f"unexpected extra command {tail!r}"
+    return got
+
+
+def test_request_route_stores_the_request(server: FastAgiServer, service: CallbackService) -> None:
+    service.set_queue("400", enabled=True)
+    got = play_asterisk(server.server_address[1], ENV, CONVERSATION)
+    assert got == [cmd for cmd, _ in CONVERSATION]
+    [r] = service.list()
+    assert (r.queue, r.number, r.did, r.caller_uniqueid, r.source) == (
+        "400",
+        "5551234",
+        "5551000",
+        "1764200000.7",
+        "agi",
+    )
+
+
+def test_unknown_route_closes_the_call_without_killing_the_server(
+    server: FastAgiServer, service: CallbackService
+) -> None:
+    play_asterisk(server.server_address[1], ENV.replace("script: request", "script: nope"), [])
+    service.set_queue("400", enabled=True)
+    play_asterisk(server.server_address[1], ENV, CONVERSATION)
+    assert len(service.list()) == 1
+
+
+def test_protocol_parses_digits_and_hangups() -> None:
+    import io
+
+    replies = (
+        b"200 result=49 endpos=100\n200 result=0 endpos=5\n"
+        b"200 result=123 (timeout)\n511 Command Not Permitted\n"
+    )
+    session = AgiSession(io.BytesIO(b"agi_uniqueid: 1\n\n" + replies), io.BytesIO())
+    channel = SessionChannel(session)
+    assert channel.play("x", "1") == "1"
+    assert channel.play("x", "1") == ""
+    assert channel.get_data("x", 1000, 20) == "123"
+    with pytest.raises(Hangup):
+        channel.wait_digit(100)
+
+
+def test_quote_keeps_values_in_one_argument() -> None:
+    assert quote('a "b" \\c\nd') == '"a \\"b\\" \\\\c d"'
