@@ -28,7 +28,7 @@ setup(
     license="GPL-3.0-or-later",
     python_requires=">=3.11",
     packages=find_packages(include=["freepbx_callback", "freepbx_callback.*"]),
-    package_data={"freepbx_callback": ["dialplan/templates/*.j2", "py.typed"]},
+    package_data={"freepbx_callback": ["dialplan/templates/*.j2", "sounds/*/*.wav", "py.typed"]},
     install_requires=pins("requirements.txt"),
     extras_require={"test": pins("requirements-dev.txt")},
     entry_points={"console_scripts": ["freepbx-callback=freepbx_callback.cli:main"]},

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SOUNDS_DIR = REPO_ROOT / "sounds"
+SOUNDS_DIR = REPO_ROOT / "freepbx_callback" / "sounds"
 FILE_PREFIX = "qcb-"
 FILE_SUFFIX = ".wav"
 

@@ -1,4 +1,4 @@
-"""Operations: stats, doctor, dialplan."""
+"""Operations: stats, doctor, dialplan, sounds."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import click
 
 from ..config import ConfigError, resolve_dsn
 from ..dialplan.render import DEFAULT_AGI_DIR, TARGETS, RenderError, render
+from ..prompts import install_sounds
 from ..store import Store, StoreError
-from .base import DURATION, Context, cli, emit, json_option, service_of, table
+from .base import DURATION, Context, Group, cli, emit, json_option, service_of, table
 
 # --- stats and doctor ---------------------------------------------------------------------------------
 
@@ -106,3 +107,23 @@ def dialplan(ctx: click.Context, target: str, agi: str, output: Path | None, as_
             click.echo(f"wrote {path}")
     else:
         click.echo(rendered.extensions + rendered.queues_conf, nl=False)
+
+
+@cli.group(cls=Group)
+def sounds() -> None:
+    """The shipped voice prompts (en, ru)."""
+
+
+@sounds.command("install")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/var/lib/asterisk/sounds"),
+    show_default=True,
+    help="Asterisk's sounds folder.",
+)
+def sounds_install(folder: Path) -> None:
+    """Copy the prompts into Asterisk's sounds folder (<dir>/<lang>/qcb-*.wav)."""
+    copied = install_sounds(folder)
+    click.echo(f"installed {len(copied)} prompt file(s) into {folder}")
