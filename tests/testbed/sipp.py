@@ -1,0 +1,349 @@
+"""SIPp callers and callees for the Asterisk test bed.
+
+SIPp runs from the sid root (SIPp 3.8, joined to the instance's namespace), not from the host: the
+host may have no SIPp at all (CI) or an older one (bookworm has 3.6), and the root always carries the
+same version together with the ``dtmf_2833_*.pcap`` files that send RFC 2833 digits. Scenario
+templates live in ``scenarios/``; each run renders its copy into the instance's run folder, which both
+the host and the root see at the same path.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from tests.testbed.asterisk import AsteriskInstance, TestbedError, free_port, free_udp_pair
+from tests.testbed.wait import wait_for
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+PCAP_DIR = "/usr/share/sip-tester"
+SIPP = "sipp"
+
+_MESSAGE_HEAD = re.compile(
+    r"^-+ (?P<stamp>\S+ \S+)?.*?\n(?P<transport>\w+) message (?P<dir>sent|received)[^\n]*\n\n", re.M
+)
+
+
+@dataclass
+class SipMessage:
+    direction: str  # "sent" or "received"
+    text: str
+
+    @property
+    def first_line(self) -> str:
+        return self.text.split("\n", 1)[0].strip()
+
+    @property
+    def method(self) -> str:
+        """The request method, or "" for a response."""
+        line = self.first_line
+        return "" if line.startswith("SIP/2.0") else line.split(" ", 1)[0]
+
+    @property
+    def status(self) -> int:
+        line = self.first_line
+        return int(line.split()[1]) if line.startswith("SIP/2.0") else 0
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        short = {"from": "f", "to": "t", "call-id": "i", "contact": "m", "via": "v"}.get(wanted)
+        for line in self.text.split("\n")[1:]:
+            if not line.strip():
+                break
+            key, sep, value = line.partition(":")
+            if sep and key.strip().lower() in (wanted, short):
+                return value.strip()
+        return None
+
+
+def parse_messages(path: Path) -> list[SipMessage]:
+    """The SIP messages of a SIPp ``-trace_msg`` file, in order."""
+    if not path.exists():
+        return []
+    text = path.read_text(errors="replace").replace("\r\n", "\n")
+    heads = list(_MESSAGE_HEAD.finditer(text))
+    messages = []
+    for index, head in enumerate(heads):
+        end = heads[index + 1].start() if index + 1 < len(heads) else len(text)
+        body = text[head.end() : end].strip("\n")
+        messages.append(SipMessage(direction=head.group("dir"), text=body))
+    return messages
+
+
+def _render(template: str, dest: Path, values: dict[str, str]) -> Path:
+    text = (SCENARIOS / template).read_text()
+    for key, value in values.items():
+        text = text.replace(f"@@{key}@@", value)
+    leftover = re.findall(r"@@\w+@@", text)
+    if leftover:
+        raise TestbedError(f"scenario {template}: unfilled placeholders {leftover}")
+    dest.write_text(text)
+    return dest
+
+
+def _from_header(caller_id: str | None, display: str | None) -> tuple[str, str]:
+    """From header value (without tag) and Contact user for a caller ID; None means withheld."""
+    if caller_id is None:
+        return '"Anonymous" <sip:anonymous@anonymous.invalid>', "anonymous"
+    name = f'"{display}" ' if display else ""
+    return f"{name}<sip:{caller_id}@[local_ip]:[local_port]>", caller_id
+
+
+@dataclass
+class CallResult:
+    exit_code: int
+    bye_received: bool
+    messages: list[SipMessage]
+    workdir: Path
+    stdout: str = ""
+    stderr: str = ""
+    duration: float = 0.0
+    errors: str = field(default="")
+
+    @property
+    def received(self) -> list[SipMessage]:
+        return [m for m in self.messages if m.direction == "received"]
+
+    def summary(self) -> str:
+        lines = [f"{m.direction:8} {m.first_line}" for m in self.messages]
+        return (
+            f"exit={self.exit_code} bye_received={self.bye_received} in {self.duration:.1f} s\n"
+            + "\n".join(lines)
+            + (f"\nerrors:\n{self.errors}" if self.errors else "")
+        )
+
+
+_run_counter = 0
+
+
+def _workdir(bed: AsteriskInstance, prefix: str) -> Path:
+    global _run_counter
+    _run_counter += 1
+    path = bed.run_dir / "sipp" / f"{prefix}-{_run_counter}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _common_args(workdir: Path, scenario: Path, port: int, media_port: int) -> list[str]:
+    return [
+        SIPP,
+        "-sf",
+        str(scenario),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-mi",
+        "127.0.0.1",
+        "-mp",
+        str(media_port),
+        "-nostdin",
+        "-trace_msg",
+        "-message_file",
+        str(workdir / "messages.log"),
+        "-trace_err",
+        "-error_file",
+        str(workdir / "errors.log"),
+        "-trace_stat",
+        "-stf",
+        str(workdir / "stats.csv"),
+    ]
+
+
+def call_and_press(
+    bed: AsteriskInstance,
+    target: str,
+    dtmf_after_s: float = 7.0,
+    hold_s: float = 30.0,
+    digit: str = "1",
+    caller_id: str | None = "5551234",
+    display_name: str | None = None,
+) -> CallResult:
+    """Call ``target`` (an extension in the caller context), press ``digit`` after ``dtmf_after_s``
+    seconds of answered call, then wait up to ``hold_s`` seconds for Asterisk's BYE.
+
+    ``caller_id=None`` places a withheld call (From: anonymous@anonymous.invalid).
+    """
+    pcap_name = {"*": "star", "#": "pound"}.get(digit, digit)
+    pcap = f"{PCAP_DIR}/dtmf_2833_{pcap_name}.pcap"
+    if not (bed.root / pcap.lstrip("/")).exists():
+        raise TestbedError(f"no DTMF pcap for digit {digit!r} in the root ({pcap})")
+    workdir = _workdir(bed, "call")
+    from_value, contact_user = _from_header(caller_id, display_name)
+    scenario = _render(
+        "caller_press.xml",
+        workdir / "caller_press.xml",
+        {
+            "FROM": from_value,
+            "CONTACT_USER": contact_user,
+            "DTMF_AFTER_MS": str(int(dtmf_after_s * 1000)),
+            "HOLD_MS": str(int(hold_s * 1000)),
+            "PCAP": pcap,
+        },
+    )
+    cmd = _common_args(workdir, scenario, free_port(socket.SOCK_DGRAM), free_udp_pair()) + [
+        "-s",
+        target,
+        "-m",
+        "1",
+        "-l",
+        "1",
+        "-timeout",
+        f"{int(dtmf_after_s + hold_s + 30)}s",
+        "-timeout_error",
+        bed.sip_address,
+    ]
+    started = time.monotonic()
+    try:
+        result = bed.run_in_root(cmd, timeout=dtmf_after_s + hold_s + 60)
+        exit_code, stdout, stderr = result.returncode, result.stdout, result.stderr
+    except subprocess.TimeoutExpired as exc:
+        exit_code = -1
+        stdout = _text(exc.stdout)
+        stderr = _text(exc.stderr) + "\n(timed out)"
+    (workdir / "stdout.log").write_text(stdout)
+    (workdir / "stderr.log").write_text(stderr)
+    messages = parse_messages(workdir / "messages.log")
+    errors_file = workdir / "errors.log"
+    return CallResult(
+        exit_code=exit_code,
+        bye_received=any(m.direction == "received" and m.method == "BYE" for m in messages),
+        messages=messages,
+        workdir=workdir,
+        stdout=stdout,
+        stderr=stderr,
+        duration=time.monotonic() - started,
+        errors=errors_file.read_text(errors="replace") if errors_file.exists() else "",
+    )
+
+
+def _text(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    return data if isinstance(data, str) else data.decode(errors="replace")
+
+
+class Uas:
+    """A SIPp callee on a free UDP port of 127.0.0.1 that keeps running until ``stop()``.
+
+    ``mode``: "answer" (180, then 200 after ``ring_s``; hangs up after ``hangup_after_s`` when set,
+    else waits for the far end's BYE), "noanswer" (rings until CANCEL) or "busy" (486).
+    Asterisk reaches it through a PJSIP endpoint such as ``pjsip_peer("uas", uas.port)``.
+    """
+
+    def __init__(
+        self,
+        bed: AsteriskInstance,
+        mode: str = "answer",
+        ring_s: float = 0.5,
+        hangup_after_s: float | None = None,
+        port: int | None = None,
+    ) -> None:
+        if mode not in ("answer", "noanswer", "busy"):
+            raise ValueError(f"unknown UAS mode {mode!r}")
+        self.bed = bed
+        self.mode = mode
+        self.ring_s = ring_s
+        self.hangup_after_s = hangup_after_s
+        self.port = port or free_port(socket.SOCK_DGRAM)
+        self.media_port = free_udp_pair()
+        self.workdir = _workdir(bed, f"uas-{mode}")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"sip:127.0.0.1:{self.port}"
+
+    def start(self) -> Uas:
+        values: dict[str, str] = {}
+        if self.mode == "answer":
+            values["RING_MS"] = str(int(self.ring_s * 1000))
+            values["BYE_WAIT"] = (
+                f'timeout="{int(self.hangup_after_s * 1000)}" ontimeout="9"'
+                if self.hangup_after_s is not None
+                else ""
+            )
+        scenario = _render(f"uas_{self.mode}.xml", self.workdir / f"uas_{self.mode}.xml", values)
+        cmd = _common_args(self.workdir, scenario, self.port, self.media_port)
+        self.process = self.bed.popen_in_root(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=(self.workdir / "stdout.log").open("wb"),
+            stderr=(self.workdir / "stderr.log").open("wb"),
+        )
+        wait_for(self._listening, 10, 0.05, f"SIPp UAS listening on UDP {self.port}")
+        return self
+
+    def _listening(self) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            err = (self.workdir / "stderr.log").read_text(errors="replace")
+            raise TestbedError(f"SIPp UAS exited: {err.strip()}")
+        hex_port = f":{self.port:04X} "
+        with open("/proc/net/udp", encoding="ascii") as table:
+            return any(hex_port in line.split("\n")[0] for line in table)
+
+    def messages(self) -> list[SipMessage]:
+        return parse_messages(self.workdir / "messages.log")
+
+    def invites(self) -> list[SipMessage]:
+        """Every INVITE received so far (retransmissions included once per Call-ID + CSeq)."""
+        seen: set[tuple[str | None, str | None]] = set()
+        out = []
+        for message in self.messages():
+            if message.direction == "received" and message.method == "INVITE":
+                key = (message.header("Call-ID"), message.header("CSeq"))
+                if key not in seen:
+                    seen.add(key)
+                    out.append(message)
+        return out
+
+    def invite_from_headers(self) -> list[str]:
+        return [m.header("From") or "" for m in self.invites()]
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGUSR1)  # SIPp: finish and quit
+            try:
+                self.process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+
+    def __enter__(self) -> Uas:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def pjsip_peer(name: str, port: int, context: str = "qcb-test-in") -> str:
+    """pjsip.conf text for an endpoint that Asterisk dials at sip:127.0.0.1:<port> (a SIPp UAS)."""
+    return f"""
+[{name}]
+type = aor
+contact = sip:127.0.0.1:{port}
+qualify_frequency = 0
+
+[{name}]
+type = endpoint
+transport = transport-udp
+context = {context}
+aors = {name}
+disallow = all
+allow = ulaw
+dtmf_mode = rfc4733
+direct_media = no
+rtp_symmetric = yes
+send_pai = no
+"""
