@@ -33,6 +33,13 @@ class Outcome(str, enum.Enum):
     NO_ANSWER = "no_answer"
     BUSY = "busy"
     FAILED = "failed"
+    NO_AGENT = "no_agent"  # no agent took the call: the customer was never dialled
+    LOST = "lost"  # claimed, but the dialer died before anything was dialled
+
+    @property
+    def counted(self) -> bool:
+        """Whether the attempt uses up one of the customer's attempts."""
+        return self not in (Outcome.NO_AGENT, Outcome.LOST)
 
 
 class Mode(str, enum.Enum):
@@ -79,6 +86,7 @@ class QueueSettings:
     block_patterns: tuple[str, ...] = ()
     allow_patterns: tuple[str, ...] = ()
     min_talk: int = 5
+    keep_place: bool = False  # release only when no live caller who joined earlier is still waiting
     prompts: tuple[tuple[str, str], ...] = ()  # (prompt name, system recording) overrides
 
     def prompt(self, name: str) -> str:
@@ -110,7 +118,7 @@ class Request:
     e164: str | None = None
     did: str | None = None
     language: str = "en"
-    attempts: int = 0
+    attempts: int = 0  # attempts that counted (the customer was dialled)
     caller_uniqueid: str | None = None
     position: int | None = None
     waited: int | None = None
@@ -119,6 +127,7 @@ class Request:
     closed_at: datetime | None = None
     claimed_by: str | None = None
     lease_until: datetime | None = None
+    tries: int = 0  # every attempt row, counted or not
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -141,6 +150,8 @@ class Attempt:
     outcome: str | None = None
     agent: str | None = None
     talk_seconds: int | None = None
+    channel_id: str | None = None
+    counted: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

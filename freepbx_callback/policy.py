@@ -65,22 +65,42 @@ class Decision:
     reason: str = ""
 
 
-def after_outcome(
-    settings: QueueSettings, attempts_made: int, outcome: Outcome, talk_seconds: int, now: datetime
-) -> Decision:
-    """What happens to a dialing request once attempt number ``attempts_made`` ended with ``outcome``.
+NO_AGENT_BACKOFF = 20  # seconds before a callback no agent took is offered to the queue again
 
-    An answered call shorter than ``min_talk`` seconds (an answering machine, a hang-up on pick-up) is
-    not a callback delivered: it counts as no answer.
+
+def after_outcome(
+    settings: QueueSettings, counted_attempts: int, outcome: Outcome, talk_seconds: int, now: datetime
+) -> Decision:
+    """What happens to a dialing request once an attempt ended with ``outcome``.
+
+    ``counted_attempts`` includes this attempt when it counts. An attempt in which the customer was never
+    dialled (no agent took it, or the dialer died first) does not count: the request waits again. An
+    answered call shorter than ``min_talk`` seconds (an answering machine, a hang-up on pick-up) is not a
+    callback delivered: it counts as no answer.
     """
-    if attempts_made < 1:
+    if outcome is Outcome.LOST:
+        return Decision(Status.PENDING, now, reason="lost before dialling")
+    if outcome is Outcome.NO_AGENT:
+        later = now + timedelta(seconds=NO_AGENT_BACKOFF)
+        return Decision(Status.PENDING, later, reason="no agent, not counted")
+    if counted_attempts < 1:
         raise PolicyError("an outcome needs at least one attempt")
     if outcome is Outcome.ANSWERED and talk_seconds >= settings.min_talk:
         return Decision(Status.DONE, reason="answered")
     reason = outcome.value if outcome is not Outcome.ANSWERED else "answered_too_short"
-    if attempts_made >= settings.attempts:
+    if counted_attempts >= settings.attempts:
         return Decision(Status.FAILED, reason=f"{reason}, no attempts left")
     return Decision(Status.PENDING, now + timedelta(seconds=settings.retry_interval), reason=reason)
+
+
+def place_in_line(request: Request) -> datetime:
+    """When the caller originally joined the queue: the request time less the time they had waited."""
+    return request.requested_at - timedelta(seconds=request.waited or 0)
+
+
+def may_release(request: Request, live_joined: list[datetime], keep_place: bool) -> bool:
+    """With keep-place-in-line, a callback waits while a live caller who joined before it still waits."""
+    return not keep_place or all(joined >= place_in_line(request) for joined in live_joined)
 
 
 def release_count(free_agents: int, in_flight: int, due: int) -> int:

@@ -96,6 +96,21 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        3,
+        "dialer: tries vs counted attempts, channel ids, keep-place-in-line",
+        [
+            "ALTER TABLE qcb_requests ADD COLUMN IF NOT EXISTS tries INT NOT NULL DEFAULT 0",
+            "ALTER TABLE qcb_requests MODIFY COLUMN last_outcome VARCHAR(64) NULL",
+            "ALTER TABLE qcb_attempts ADD COLUMN IF NOT EXISTS channel_id VARCHAR(64) NULL",
+            "ALTER TABLE qcb_attempts ADD COLUMN IF NOT EXISTS counted TINYINT(1) NOT NULL DEFAULT 1",
+            "ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS keep_place TINYINT(1) NOT NULL DEFAULT 0",
+            "CREATE INDEX IF NOT EXISTS ix_dialing_lease ON qcb_requests (status, lease_until)",
+        ],
+    )
+)
+
 LATEST = MIGRATIONS[-1][0]
 
 SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS qcb_schema (

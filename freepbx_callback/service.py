@@ -6,6 +6,7 @@ transaction, and the caller hears nothing until that commit has returned.
 
 from __future__ import annotations
 
+import secrets
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -277,7 +278,7 @@ class CallbackService:
 
     # --- dialer side --------------------------------------------------------------------------------
 
-    def claim(self, queue: str, limit: int, node: str, lease: int = 120) -> list[Request]:
+    def claim(self, queue: str, limit: int, node: str, lease: int = 120) -> list[tuple[Request, Attempt]]:
         """Atomically move up to ``limit`` due requests to dialing and open their attempt rows.
 
         Losing a race (another dialer, a Galera certification failure) returns fewer or none, never
@@ -286,29 +287,37 @@ class CallbackService:
         if limit <= 0:
             return []
         now = self.clock()
-        claimed: list[int] = []
+        claimed: list[Attempt] = []
         try:
             with self.store.transaction():
                 for request_id in self.store.pick_due(queue, now, limit):
                     request = self.store.get_request(request_id)
                     if request is None or not policy.is_due(request, now):
                         continue
-                    attempt_no = request.attempts + 1
+                    attempt = Attempt(
+                        request_id,
+                        request.tries + 1,
+                        now,
+                        node,
+                        channel_id=f"qcb-{request_id}-{request.tries + 1}-{secrets.token_hex(3)}",
+                    )
                     won = self.store.update_request(
                         request_id,
                         Status.PENDING,
                         status=Status.DIALING,
-                        attempts=attempt_no,
+                        tries=attempt.attempt_no,
                         claimed_by=node,
                         lease_until=now + timedelta(seconds=lease),
                     )
                     if won:
-                        self.store.insert_attempt(Attempt(request_id, attempt_no, now, node))
-                        self.store.add_event(request_id, now, "claimed", f"attempt {attempt_no} by {node}")
-                        claimed.append(request_id)
+                        self.store.insert_attempt(attempt)
+                        self.store.add_event(
+                            request_id, now, "claimed", f"try {attempt.attempt_no} by {node}"
+                        )
+                        claimed.append(attempt)
         except LostRace:
             return []
-        return [self.get(i) for i in claimed]
+        return [(self.get(a.request_id), a) for a in claimed]
 
     def record_outcome(
         self,
@@ -325,14 +334,25 @@ class CallbackService:
             if request is None:
                 raise NotFound(f"no request {request_id}")
             finished = self.store.finish_attempt(
-                request_id, attempt_no, now, outcome.value, talk_seconds, agent
+                Attempt(
+                    request_id,
+                    attempt_no,
+                    now,
+                    ended_at=now,
+                    outcome=outcome.value,
+                    agent=agent or None,
+                    talk_seconds=talk_seconds,
+                    counted=outcome.counted,
+                )
             )
-            if not finished or request.status is not Status.DIALING or request.attempts != attempt_no:
+            if not finished or request.status is not Status.DIALING or request.tries != attempt_no:
                 return request  # already recorded, or a stale report of an older attempt
-            settings = self.store.get_queue(request.queue) or QueueSettings(queue=request.queue)
-            decision = policy.after_outcome(settings, attempt_no, outcome, talk_seconds, now)
+            settings = self.settings(request.queue)
+            counted = request.attempts + (1 if outcome.counted else 0)
+            decision = policy.after_outcome(settings, counted, outcome, talk_seconds, now)
             changes: dict[str, Any] = {
                 "status": decision.status,
+                "attempts": counted,
                 "last_outcome": decision.reason,
                 "claimed_by": None,
                 "lease_until": None,
@@ -342,10 +362,41 @@ class CallbackService:
             else:
                 changes["closed_at"] = now
             self.store.update_request(request_id, Status.DIALING, **changes)
-            self.store.add_event(
-                request_id, now, decision.status.value, f"attempt {attempt_no}: {decision.reason}"
-            )
+            detail = f"try {attempt_no}: {decision.reason}" + (f" (agent {agent})" if agent else "")
+            self.store.add_event(request_id, now, decision.status.value, detail)
         return self.get(request_id)
+
+    def record_agent_leg(self, request_id: int, attempt_no: int, agent: str | None) -> Request:
+        """The agent side of an agent-first attempt ended: note the agent, or close it as no agent."""
+        if not agent:
+            return self.record_outcome(request_id, attempt_no, Outcome.NO_AGENT)
+        self.store.set_attempt_agent(request_id, attempt_no, agent)
+        return self.get(request_id)
+
+    def recover(self, channel_alive: Callable[[str], bool], lease: int = 120) -> dict[str, int]:
+        """Requests left in dialing past their lease (a dialer that died): keep the ones whose call is
+        still up, give the others back to the queue without using up an attempt."""
+        now = self.clock()
+        counts = {"extended": 0, "released": 0}
+        for request in self.store.dialing():
+            if request.lease_until is None or request.lease_until > now:
+                continue
+            attempt = next(
+                (a for a in self.store.attempts(request.id) if a.attempt_no == request.tries), None
+            )
+            if attempt is not None and attempt.channel_id and channel_alive(attempt.channel_id):
+                self.store.update_request(
+                    request.id, Status.DIALING, lease_until=now + timedelta(seconds=lease)
+                )
+                counts["extended"] += 1
+            else:
+                self.record_outcome(request.id, request.tries, Outcome.LOST)
+                counts["released"] += 1
+        return counts
+
+    def recently_claimed(self, queue: str, seconds: int = 15) -> int:
+        """Callbacks of ``queue`` dialled in the last ``seconds`` (maybe not yet visible in the queue)."""
+        return self.store.recent_claims(queue, self.clock() - timedelta(seconds=seconds))
 
     def expire_due(self, queue: str) -> list[int]:
         """Close pending requests of ``queue`` whose window passed with no free agent."""

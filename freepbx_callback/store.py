@@ -24,11 +24,12 @@ from .schema import LATEST, MIGRATIONS, SCHEMA_TABLE
 LOST_RACE = {ER.LOCK_DEADLOCK, ER.LOCK_WAIT_TIMEOUT, 1180, 4162}  # 1180/4162: Galera certification
 REQUEST_COLUMNS = (
     "id, queue, number, status, requested_at, next_attempt_at, e164, did, language, attempts, "
-    "caller_uniqueid, position, waited, source, last_outcome, closed_at, claimed_by, lease_until"
+    "caller_uniqueid, position, waited, source, last_outcome, closed_at, claimed_by, lease_until, tries"
 )
 QUEUE_COLUMNS = (
     "queue, enabled, did, attempts, retry_interval, window_s, offer_every, notify_agents, mode, max_pending, "
-    "language, region, allow_international, allow_premium, block_patterns, allow_patterns, min_talk, prompts"
+    "language, region, allow_international, allow_premium, block_patterns, allow_patterns, min_talk, "
+    "keep_place, prompts"
 )
 QUEUE_FIELDS = [c.strip().replace("window_s", "window") for c in QUEUE_COLUMNS.split(",")]
 
@@ -173,7 +174,7 @@ class Store:
     @staticmethod
     def _queue(row: tuple[Any, ...]) -> QueueSettings:
         data = dict(zip(QUEUE_FIELDS, row, strict=True))
-        for name in ("enabled", "notify_agents", "allow_international", "allow_premium"):
+        for name in ("enabled", "notify_agents", "allow_international", "allow_premium", "keep_place"):
             data[name] = bool(data[name])
         data["mode"] = Mode(data["mode"])
         data["block_patterns"] = tuple((data["block_patterns"] or "").split())
@@ -306,33 +307,60 @@ class Store:
 
     def insert_attempt(self, attempt: Attempt) -> None:
         self._run(
-            "INSERT INTO qcb_attempts (request_id, attempt_no, node, started_at) VALUES (%s, %s, %s, %s)",
-            (attempt.request_id, attempt.attempt_no, attempt.node, attempt.started_at),
+            "INSERT INTO qcb_attempts (request_id, attempt_no, node, started_at, channel_id) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (attempt.request_id, attempt.attempt_no, attempt.node, attempt.started_at, attempt.channel_id),
         )
 
-    def finish_attempt(
-        self,
-        request_id: int,
-        attempt_no: int,
-        ended_at: datetime,
-        outcome: str,
-        talk_seconds: int,
-        agent: str | None,
-    ) -> bool:
+    def finish_attempt(self, attempt: Attempt) -> bool:
+        """Close an open attempt row; False when it was closed already (a repeated report)."""
         cur = self._run(
-            "UPDATE qcb_attempts SET ended_at = %s, outcome = %s, talk_seconds = %s, agent = %s "
+            "UPDATE qcb_attempts SET ended_at = %s, outcome = %s, talk_seconds = %s, "
+            "agent = COALESCE(%s, agent), counted = %s "
             "WHERE request_id = %s AND attempt_no = %s AND ended_at IS NULL",
-            (ended_at, outcome, talk_seconds, agent, request_id, attempt_no),
+            (
+                attempt.ended_at,
+                attempt.outcome,
+                attempt.talk_seconds,
+                attempt.agent,
+                int(attempt.counted),
+                attempt.request_id,
+                attempt.attempt_no,
+            ),
         )
         return cur.rowcount == 1
 
+    def set_attempt_agent(self, request_id: int, attempt_no: int, agent: str) -> None:
+        self._run(
+            "UPDATE qcb_attempts SET agent = %s WHERE request_id = %s AND attempt_no = %s",
+            (agent, request_id, attempt_no),
+        )
+
     def attempts(self, request_id: int) -> list[Attempt]:
         rows = self._all(
-            "SELECT request_id, attempt_no, started_at, node, ended_at, outcome, agent, talk_seconds "
-            "FROM qcb_attempts WHERE request_id = %s ORDER BY attempt_no",
+            "SELECT request_id, attempt_no, started_at, node, ended_at, outcome, agent, talk_seconds, "
+            "channel_id, counted FROM qcb_attempts WHERE request_id = %s ORDER BY attempt_no",
             (request_id,),
         )
-        return [Attempt(*row) for row in rows]
+        return [Attempt(*row[:-1], counted=bool(row[-1])) for row in rows]
+
+    def dialing(self, queue: str | None = None) -> list[Request]:
+        """Requests being dialled (few: at most one per busy agent), optionally of one queue."""
+        clause, args = ("AND queue = %s", (queue,)) if queue else ("", ())
+        sql = f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE status = 'dialing' {clause}"
+        return [self._request(r) for r in self._all(sql, args)]
+
+    def recent_claims(self, queue: str, since: datetime) -> int:
+        sql = (
+            "SELECT COUNT(*) FROM qcb_requests r JOIN qcb_attempts a ON a.request_id = r.id "
+            "AND a.attempt_no = r.tries WHERE r.status = 'dialing' AND r.queue = %s AND a.started_at >= %s"
+        )
+        return int(self._all(sql, (queue, since))[0][0])
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending request becomes due (for the daemon's sleep)."""
+        rows = self._all("SELECT MIN(next_attempt_at) FROM qcb_requests WHERE status = 'pending'")
+        return rows[0][0] if rows else None
 
     def pending_past(self, queue: str, cutoff: datetime) -> list[int]:
         sql = (

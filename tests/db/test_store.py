@@ -134,7 +134,9 @@ def test_two_concurrent_claimers_get_disjoint_sets(service: CallbackService, dsn
     for i in range(60):
         assert service.request("400", f"555{i:04d}").kind == "created"
     clock.advance(1)
-    claimed = in_parallel(2, lambda i: [r.id for r in fresh_service(dsn, clock).claim("400", 40, f"node{i}")])
+    claimed = in_parallel(
+        2, lambda i: [r.id for r, _ in fresh_service(dsn, clock).claim("400", 40, f"node{i}")]
+    )
     a, b = set(claimed[0]), set(claimed[1])
     assert not a & b
     assert len(a) + len(b) == 60
@@ -152,7 +154,7 @@ def test_many_claimers_never_share_an_attempt(service: CallbackService, dsn: Dsn
         s = fresh_service(dsn, clock)
         got: list[int] = []
         while batch := s.claim("400", 3, f"node{i}"):
-            got.extend(r.id for r in batch)
+            got.extend(r.id for r, _ in batch)
         return got
 
     results = in_parallel(6, drain)
@@ -168,8 +170,11 @@ def test_claim_takes_oldest_due_first_and_respects_the_limit(service: CallbackSe
         clock.advance(1)
     assert service.claim("400", 0, "n") == []
     first = service.claim("400", 2, "n")
-    assert [r.id for r in first] == ids[:2]
-    assert all(r.status is Status.DIALING and r.attempts == 1 and r.claimed_by == "n" for r in first)
+    assert [r.id for r, _ in first] == ids[:2]
+    assert all(r.status is Status.DIALING and r.tries == 1 and r.claimed_by == "n" for r, _ in first)
+    assert all(
+        a.attempt_no == 1 and a.channel_id and a.channel_id.startswith(f"qcb-{r.id}-1-") for r, a in first
+    )
     assert service.claim("other", 5, "n") == []
 
 
@@ -184,18 +189,53 @@ def test_not_yet_due_is_not_claimed(service: CallbackService, clock: Clock) -> N
 def test_no_answer_retries_then_fails(service: CallbackService, clock: Clock) -> None:
     service.set_queue("400", enabled=True, attempts=2, retry_interval=300)
     rid = service.request("400", "5551234").request.id  # type: ignore[union-attr]
-    [r] = service.claim("400", 1, "n")
+    [(r, _)] = service.claim("400", 1, "n")
     r = service.record_outcome(rid, 1, Outcome.NO_ANSWER)
     assert r.status is Status.PENDING and r.next_attempt_at == clock.now + timedelta(seconds=300)
+    assert r.attempts == 1
     assert service.claim("400", 1, "n") == []  # not due for 300 s
     clock.advance(300)
-    [r] = service.claim("400", 1, "n")
-    assert r.attempts == 2
+    [(r, _)] = service.claim("400", 1, "n")
+    assert r.tries == 2
     r = service.record_outcome(rid, 2, Outcome.BUSY)
     assert r.status is Status.FAILED and r.closed_at == clock.now
     attempts, events = service.history(rid)
     assert [(a.attempt_no, a.outcome) for a in attempts] == [(1, "no_answer"), (2, "busy")]
     assert [e for _, e, _ in events] == ["requested", "claimed", "pending", "claimed", "failed"]
+    assert r.attempts == 2
+
+
+def test_no_agent_and_lost_attempts_do_not_count(service: CallbackService, clock: Clock) -> None:
+    service.set_queue("400", enabled=True, attempts=2)
+    rid = service.request("400", "5551234").request.id  # type: ignore[union-attr]
+    service.claim("400", 1, "n")
+    r = service.record_agent_leg(rid, 1, None)
+    assert (r.status, r.attempts, r.tries) == (Status.PENDING, 0, 1)
+    assert r.next_attempt_at == clock.now + timedelta(seconds=20)
+    clock.advance(20)
+    service.claim("400", 1, "n")
+    assert service.record_agent_leg(rid, 2, "PJSIP/agent").status is Status.DIALING
+    r = service.record_outcome(rid, 2, Outcome.NO_ANSWER)
+    assert (r.status, r.attempts, r.tries) == (Status.PENDING, 1, 2)
+    attempts = service.history(rid)[0]
+    assert [(a.outcome, a.counted, a.agent) for a in attempts] == [
+        ("no_agent", False, None),
+        ("no_answer", True, "PJSIP/agent"),
+    ]
+
+
+def test_recover_releases_dead_claims_and_keeps_live_calls(service: CallbackService, clock: Clock) -> None:
+    service.set_queue("400", enabled=True)
+    dead = service.request("400", "5551111").request.id  # type: ignore[union-attr]
+    live = service.request("400", "5552222").request.id  # type: ignore[union-attr]
+    claimed = {r.id: a for r, a in service.claim("400", 2, "n", lease=60)}
+    alive = {claimed[live].channel_id}
+    assert service.recover(lambda cid: cid in alive) == {"extended": 0, "released": 0}  # lease not over
+    clock.advance(61)
+    assert service.recover(lambda cid: cid in alive) == {"extended": 1, "released": 1}
+    d = service.get(dead)
+    assert (d.status, d.attempts, d.next_attempt_at) == (Status.PENDING, 0, clock.now)
+    assert service.get(live).status is Status.DIALING
 
 
 def test_answered_is_done_and_outcome_is_idempotent(service: CallbackService) -> None:

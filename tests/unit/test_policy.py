@@ -200,3 +200,24 @@ def test_durations(text: str, seconds: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(policy.PolicyError, match="duration"):
         policy.parse_duration(text)
+
+
+def test_not_counted_outcomes_wait_again() -> None:
+    lost = policy.after_outcome(S, 0, Outcome.LOST, 0, T0)
+    assert (lost.status, lost.next_attempt_at) == (Status.PENDING, T0)
+    no_agent = policy.after_outcome(S, 2, Outcome.NO_AGENT, 0, T0)
+    assert no_agent.status is Status.PENDING  # even with no attempts left: the customer was never dialled
+    assert no_agent.next_attempt_at == T0 + timedelta(seconds=policy.NO_AGENT_BACKOFF)
+    assert not Outcome.LOST.counted and not Outcome.NO_AGENT.counted
+    assert all(o.counted for o in (Outcome.ANSWERED, Outcome.NO_ANSWER, Outcome.BUSY, Outcome.FAILED))
+
+
+def test_keep_place_in_line() -> None:
+    r = Request(1, "400", "5551234", Status.PENDING, T0, T0, waited=60)  # joined the queue at T0 - 60 s
+    assert policy.place_in_line(r) == T0 - timedelta(seconds=60)
+    earlier = [T0 - timedelta(seconds=90)]  # a live caller who joined before this caller
+    later = [T0 - timedelta(seconds=30), T0 + timedelta(seconds=5)]
+    assert not policy.may_release(r, earlier + later, keep_place=True)
+    assert policy.may_release(r, later, keep_place=True)
+    assert policy.may_release(r, [], keep_place=True)
+    assert policy.may_release(r, earlier, keep_place=False)
