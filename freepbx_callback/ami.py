@@ -49,6 +49,19 @@ class AmiConfig:
     def describe(self) -> str:
         return f"{self.user}@{self.host}:{self.port}"
 
+    @classmethod
+    def resolve(
+        cls, flag: str | None, fallback: AmiConfig | None, environ: Mapping[str, str] | None = None
+    ) -> AmiConfig:
+        """``--ami``, else ``QCB_AMI``, else FreePBX's manager settings."""
+        env = os.environ if environ is None else environ
+        text = flag or env.get("QCB_AMI")
+        if text:
+            return cls.parse(text)
+        if fallback is not None:
+            return fallback
+        raise AmiError("no AMI configured: tried --ami, $QCB_AMI and FreePBX's freepbx_settings (AMPMGRUSER)")
+
 
 def _clean(value: object) -> str:
     text = str(value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +32,19 @@ class Entry:
     uniqueid: str | None = None
     position: int | None = None
     waited: int | None = None
+    kind: str = "request"
+
+
+@dataclass(frozen=True)
+class LegEntry:
+    """The end of one callback leg, reported while the database was down."""
+
+    request_id: int
+    attempt_no: int
+    outcome: str | None
+    talk_seconds: int = 0
+    agent: str | None = None
+    kind: str = "leg"
 
 
 class Journal:
@@ -44,10 +58,10 @@ class Journal:
         finally:
             os.close(fd)
 
-    def append(self, entry: Entry) -> Path:
+    def append(self, entry: Entry | LegEntry) -> Path:
         """Write ``entry`` durably; raises OSError if the spool cannot take it."""
         self.folder.mkdir(mode=0o750, parents=True, exist_ok=True)
-        name = f"{entry.requested_at.replace(':', '').replace('-', '')}-{uuid.uuid4().hex}"
+        name = f"{time.time_ns()}-{uuid.uuid4().hex}"
         tmp = self.folder / f".{name}.tmp"
         with open(tmp, "w", encoding="utf-8") as out:
             json.dump(asdict(entry), out)
@@ -58,14 +72,15 @@ class Journal:
         self._sync_folder(self.folder)
         return final
 
-    def pending(self) -> list[tuple[Path, Entry]]:
+    def pending(self) -> list[tuple[Path, Entry | LegEntry]]:
         """Journaled requests, oldest first; unreadable files are moved aside, never lost silently."""
         if not self.folder.is_dir():
             return []
         items = []
         for path in sorted(self.folder.glob("*.json")):
             try:
-                items.append((path, Entry(**json.loads(path.read_text(encoding="utf-8")))))
+                data = json.loads(path.read_text(encoding="utf-8"))
+                items.append((path, LegEntry(**data) if data.get("kind") == "leg" else Entry(**data)))
             except (OSError, ValueError, TypeError) as exc:
                 self.set_aside(path, f"unreadable: {exc}")
         return items

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import numbers, policy
-from .journal import Journal
+from .journal import Journal, LegEntry
 from .models import Attempt, Mode, Outcome, QueueSettings, Request, Stats, Status
 from .store import DuplicateCall, DuplicateOpenRequest, LostRace, Store
 
@@ -178,6 +178,22 @@ class CallbackService:
         """Store what was journaled while the database was down; each file is stored exactly once."""
         counts = {"stored": 0, "duplicate": 0, "rejected": 0}
         for path, entry in journal.pending():
+            if isinstance(entry, LegEntry):
+                try:
+                    self.apply_leg(
+                        entry.request_id,
+                        entry.attempt_no,
+                        Outcome(entry.outcome) if entry.outcome else None,
+                        entry.talk_seconds,
+                        entry.agent,
+                    )
+                except (NotFound, ValueError) as exc:
+                    journal.set_aside(path, str(exc))
+                    counts["rejected"] += 1
+                    continue
+                journal.remove(path)
+                counts["stored"] += 1
+                continue
             try:
                 result = self.request(
                     entry.queue,
@@ -278,7 +294,9 @@ class CallbackService:
 
     # --- dialer side --------------------------------------------------------------------------------
 
-    def claim(self, queue: str, limit: int, node: str, lease: int = 120) -> list[tuple[Request, Attempt]]:
+    def claim(
+        self, queue: str, limit: int, node: str, lease: int = 120, placed_before: datetime | None = None
+    ) -> list[tuple[Request, Attempt]]:
         """Atomically move up to ``limit`` due requests to dialing and open their attempt rows.
 
         Losing a race (another dialer, a Galera certification failure) returns fewer or none, never
@@ -290,7 +308,7 @@ class CallbackService:
         claimed: list[Attempt] = []
         try:
             with self.store.transaction():
-                for request_id in self.store.pick_due(queue, now, limit):
+                for request_id in self.store.pick_due(queue, now, limit, placed_before):
                     request = self.store.get_request(request_id)
                     if request is None or not policy.is_due(request, now):
                         continue
@@ -366,11 +384,19 @@ class CallbackService:
             self.store.add_event(request_id, now, decision.status.value, detail)
         return self.get(request_id)
 
-    def record_agent_leg(self, request_id: int, attempt_no: int, agent: str | None) -> Request:
-        """The agent side of an agent-first attempt ended: note the agent, or close it as no agent."""
-        if not agent:
-            return self.record_outcome(request_id, attempt_no, Outcome.NO_AGENT)
-        self.store.set_attempt_agent(request_id, attempt_no, agent)
+    def apply_leg(
+        self,
+        request_id: int,
+        attempt_no: int,
+        outcome: Outcome | None,
+        talk_seconds: int = 0,
+        agent: str | None = None,
+    ) -> Request:
+        """One leg of a callback ended: an outcome closes the attempt; without one, only note the agent."""
+        if outcome is not None:
+            return self.record_outcome(request_id, attempt_no, outcome, talk_seconds, agent)
+        if agent:
+            self.store.set_attempt_agent(request_id, attempt_no, agent)
         return self.get(request_id)
 
     def recover(self, channel_alive: Callable[[str], bool], lease: int = 120) -> dict[str, int]:

@@ -169,6 +169,13 @@ class Store:
     def latest_version() -> int:
         return LATEST
 
+    def freepbx_settings(self, keys: tuple[str, ...]) -> dict[str, str]:
+        if not self._all("SHOW TABLES LIKE 'freepbx\\_settings'"):
+            return {}
+        marks = ", ".join(["%s"] * len(keys))
+        rows = self._all(f"SELECT keyword, value FROM freepbx_settings WHERE keyword IN ({marks})", keys)
+        return {k: v for k, v in rows if v is not None}
+
     # --- queues -------------------------------------------------------------------------------------
 
     @staticmethod
@@ -293,17 +300,23 @@ class Store:
         sql = "SELECT at, event, detail FROM qcb_events WHERE request_id = %s ORDER BY id"
         return [(a, e, d) for a, e, d in self._all(sql, (request_id,))]
 
-    def pick_due(self, queue: str, now: datetime, limit: int) -> list[int]:
+    def pick_due(
+        self, queue: str, now: datetime, limit: int, placed_before: datetime | None = None
+    ) -> list[int]:
         """Lock up to ``limit`` due pending requests, oldest first, skipping rows another claimer holds.
 
         Uses the ``ix_due`` index, so the cost follows the pending rows of the queue, not the history.
         Call inside :meth:`transaction`.
         """
+        place, args = "", [queue, now]
+        if placed_before is not None:  # keep place in line: only callers who joined before the live ones
+            place = "AND requested_at - INTERVAL COALESCE(waited, 0) SECOND <= %s "
+            args.append(placed_before)
         sql = (
             "SELECT id FROM qcb_requests FORCE INDEX (ix_due) WHERE status = 'pending' AND queue = %s "
-            "AND next_attempt_at <= %s ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED"
+            f"AND next_attempt_at <= %s {place}ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED"
         )
-        return [int(i) for (i,) in self._all(sql, (queue, now, limit))]
+        return [int(i) for (i,) in self._all(sql, (*args, limit))]
 
     def insert_attempt(self, attempt: Attempt) -> None:
         self._run(

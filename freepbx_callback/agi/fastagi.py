@@ -14,6 +14,7 @@ from typing import Any
 
 from ..journal import Journal
 from ..service import CallbackService
+from .outcome import handle_outcome
 from .protocol import AgiError, AgiSession, Hangup, SessionChannel
 from .request import handle_request
 
@@ -31,7 +32,13 @@ def _request(
     return handle_request(channel, service, args[0], journal)
 
 
-ROUTES: dict[str, Route] = {"request": _request}
+def _outcome(
+    channel: SessionChannel, service: Callable[[], CallbackService], args: list[str], journal: Journal
+) -> Any:
+    return handle_outcome(channel, service, args[0] if args else "", journal)
+
+
+ROUTES: dict[str, Route] = {"request": _request, "outcome": _outcome}
 
 
 class FastAgiServer(socketserver.ThreadingTCPServer):
@@ -43,6 +50,7 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
     ) -> None:
         self.service_factory = service
         self.journal = journal or Journal()
+        self.on_request: Callable[[], None] | None = None  # e.g. wake the dialer after a new request
         self.calls = 0
         self._lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -71,6 +79,8 @@ class _Handler(socketserver.StreamRequestHandler):
             if handler is None:
                 raise AgiError(f"no FastAGI route {route!r} (known: {', '.join(ROUTES)})")
             handler(SessionChannel(session), service, args, self.server.journal)
+            if route == "request" and self.server.on_request is not None:
+                self.server.on_request()
         except Hangup:
             pass
         except Exception:  # a broken call must not take the server down

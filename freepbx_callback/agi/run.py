@@ -8,6 +8,7 @@ from ..config import ConfigError, resolve_dsn
 from ..service import CallbackService
 from ..store import Store, StoreUnavailable
 from .channel import PystChannel
+from .outcome import handle_outcome
 from .request import handle_request
 
 
@@ -27,4 +28,10 @@ def request_main(argv: list[str]) -> int:
         print("usage: qcb-request.agi QUEUE", file=sys.stderr)
         return 1
     handle_request(channel, service_from_env, argv[0])
+    return 0
+
+
+def outcome_main(argv: list[str]) -> int:
+    channel = PystChannel()
+    handle_outcome(channel, service_from_env, argv[0] if argv else "")
     return 0

@@ -1,19 +1,23 @@
-"""`serve` (the FastAGI server) and `journal` (requests kept while the database was down)."""
+"""`dial` (one dialer tick, for cron), `serve` (FastAGI + the dialer loop) and `journal`."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from .. import freepbx
 from ..agi.fastagi import DEFAULT_PORT, FastAgiServer
 from ..agi.run import service_from_env
+from ..ami import Ami, AmiConfig
+from ..dialer import Dialer, DialerConfig
 from ..journal import Journal
-from ..store import StoreError
+from ..service import CallbackService
 from .base import Context, Group, cli, emit, json_option, service_of, table
 
 log = logging.getLogger("freepbx_callback")
@@ -25,6 +29,138 @@ spool_option = click.option(
 )
 
 
+def dialer_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--ami",
+            "ami_url",
+            envvar="QCB_AMI",
+            metavar="URL",
+            help="ami://user:secret@host:port (default: $QCB_AMI, else FreePBX's manager settings).",
+        ),
+        click.option(
+            "--dial-template",
+            envvar="QCB_DIAL_TEMPLATE",
+            default=DialerConfig.dial_template,
+            show_default=True,
+            help="How the customer is dialled; {number} is replaced.",
+        ),
+        click.option(
+            "--node", default=None, help="Name of this dialer in the attempt log (default: hostname)."
+        ),
+        click.option(
+            "--agent-timeout",
+            type=click.IntRange(5, 3600),
+            default=60,
+            show_default=True,
+            help="Seconds a callback waits in the queue for an agent.",
+        ),
+        click.option(
+            "--ring-timeout",
+            type=click.IntRange(5, 300),
+            default=30,
+            show_default=True,
+            help="Seconds the customer's phone rings.",
+        ),
+        spool_option,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def make_dialer(
+    ctx: click.Context,
+    ami_url: str | None,
+    dial_template: str,
+    node: str | None,
+    agent_timeout: int,
+    ring_timeout: int,
+    spool: Path | None,
+) -> Dialer:
+    context = ctx.find_object(Context)
+    assert context is not None
+    service = service_of(ctx)
+    values = freepbx.settings(service.store)
+    ami_config = AmiConfig.resolve(ami_url, freepbx.ami_config(values))
+    settings: dict[str, Any] = {
+        "dial_template": dial_template,
+        "agent_timeout": agent_timeout,
+        "ring_timeout": ring_timeout,
+    }
+    config = DialerConfig(**settings, **({"node": node} if node else {}))
+    config.dial_string("0")  # refuse a bad template before anything is claimed
+    journal_ = Journal(spool or (freepbx.spool_dir(values) if values else None))
+
+    def fresh_service() -> CallbackService:
+        return service_from_env(context.dsn_flag)
+
+    return Dialer(fresh_service, lambda: Ami(ami_config), journal_, config)
+
+
+@cli.command()
+@dialer_options
+@json_option
+@click.pass_context
+def dial(ctx: click.Context, as_json: bool, **options: Any) -> None:
+    """One dialer tick (run it from cron every minute): replay, recover, expire, call back."""
+    dialer = make_dialer(ctx, **options)
+    report = dialer.tick()
+    emit(report.__dict__, as_json, lambda: click.echo(report.summary()))
+
+
+@cli.command()
+@click.option("--listen", default="127.0.0.1", show_default=True, help="Address of the FastAGI server.")
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option(
+    "--poll",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Seconds between dialer ticks when nothing wakes it earlier.",
+)
+@click.option("--no-dialer", is_flag=True, help="Only serve FastAGI (cron runs the dialer).")
+@dialer_options
+@click.pass_context
+def serve(ctx: click.Context, listen: str, port: int, poll: float, no_dialer: bool, **options: Any) -> None:
+    """FastAGI server (agi://LISTEN:PORT/request, /outcome) and the dialer loop, woken by each new request."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    context = ctx.find_object(Context)
+    assert context is not None
+    dialer = make_dialer(ctx, **options)
+    server = FastAgiServer((listen, port), lambda: service_from_env(context.dsn_flag), dialer.journal)
+    stop, wake = threading.Event(), threading.Event()
+    server.on_request = wake.set
+
+    def shutdown(*_: Any) -> None:
+        stop.set()
+        wake.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    loop = None
+    if not no_dialer:
+        loop = threading.Thread(target=dialer.run, args=(stop, wake, poll), daemon=True)
+        loop.start()
+    log.info(
+        "FastAGI on agi://%s:%d, dialer %s, journal %s",
+        listen,
+        server.server_address[1],
+        "off" if no_dialer else f"node {dialer.config.node}",
+        dialer.journal.folder,
+    )
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        stop.set()
+        wake.set()
+        if loop is not None:
+            loop.join(timeout=10)
+        server.server_close()
+        log.info("stopped after %d FastAGI call(s)", server.calls)
+
+
 @cli.group(cls=Group)
 def journal() -> None:
     """Requests kept in the local spool while the database was unreachable."""
@@ -34,75 +170,15 @@ def journal() -> None:
 @spool_option
 @json_option
 def journal_list(spool: Path | None, as_json: bool) -> None:
-    """Journaled requests not yet in the database."""
-    items = Journal(spool).pending()
-    rows = [
-        {"file": p.name, "queue": e.queue, "number": e.number, "requested_at": e.requested_at}
-        for p, e in items
-    ]
-    emit(
-        rows,
-        as_json,
-        lambda: table(["file", "queue", "number", "requested_at"], [list(r.values()) for r in rows]),
-    )
+    """Journaled requests and call outcomes not yet in the database."""
+    rows = [{"file": p.name, **e.__dict__} for p, e in Journal(spool).pending()]
+    emit(rows, as_json, lambda: table(["file", "kind"], [[r["file"], r["kind"]] for r in rows]))
 
 
 @journal.command("replay")
 @spool_option
 @click.pass_context
 def journal_replay(ctx: click.Context, spool: Path | None) -> None:
-    """Store journaled requests in the database (each exactly once)."""
+    """Store journaled requests and outcomes in the database (each exactly once)."""
     counts = service_of(ctx).replay(Journal(spool))
     click.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
-
-
-def _replay_loop(ctx: Context, journal_: Journal, stop: threading.Event, every: float) -> None:
-    while not stop.wait(every):
-        try:
-            service = service_from_env(ctx.dsn_flag)
-            try:
-                counts = service.replay(journal_)
-            finally:
-                service.store.close()
-            if any(counts.values()):
-                log.info("journal replay: %s", counts)
-        except StoreError as exc:
-            log.warning("journal replay postponed: %s", exc)
-
-
-@cli.command()
-@click.option("--listen", default="127.0.0.1", show_default=True, help="Address of the FastAGI server.")
-@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True)
-@click.option(
-    "--replay-every", type=float, default=15.0, show_default=True, help="Seconds between journal replays."
-)
-@spool_option
-@click.pass_context
-def serve(ctx: click.Context, listen: str, port: int, replay_every: float, spool: Path | None) -> None:
-    """Run the FastAGI server (agi://LISTEN:PORT/request) and replay the journal in the background."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    context = ctx.find_object(Context)
-    assert context is not None
-    journal_ = Journal(spool)
-    server = FastAgiServer((listen, port), lambda: service_from_env(context.dsn_flag), journal_)
-    stop = threading.Event()
-
-    def shutdown(*_: Any) -> None:
-        stop.set()
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
-    replayer = threading.Thread(
-        target=_replay_loop, args=(context, journal_, stop, replay_every), daemon=True
-    )
-    replayer.start()
-    log.info(
-        "FastAGI listening on agi://%s:%d (journal %s)", listen, server.server_address[1], journal_.folder
-    )
-    try:
-        server.serve_forever(poll_interval=0.5)
-    finally:
-        stop.set()
-        server.server_close()
-        log.info("stopped after %d call(s)", server.calls)

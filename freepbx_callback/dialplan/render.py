@@ -68,6 +68,7 @@ def queue_settings(q: QueueSettings) -> dict[str, str]:
         "periodic-announce": q.prompt("offer"),
         "periodic-announce-frequency": str(q.offer_every),
         "context": f"qcb-exit-{q.queue}",
+        "setinterfacevar": "yes",  # MEMBERINTERFACE on the caller side: which agent took a callback
     }
 
 
@@ -82,6 +83,7 @@ def render(queues: list[QueueSettings], target: str = "asterisk", agi: str = DEF
         "queues": enabled,
         "settings": settings,
         "agi_request": agi_target(agi, "request"),
+        "agi_outcome": agi_target(agi, "outcome"),
     }
     return Rendered(
         extensions=_ENV.get_template("extensions.conf.j2").render(context),

@@ -209,12 +209,12 @@ def test_no_agent_and_lost_attempts_do_not_count(service: CallbackService, clock
     service.set_queue("400", enabled=True, attempts=2)
     rid = service.request("400", "5551234").request.id  # type: ignore[union-attr]
     service.claim("400", 1, "n")
-    r = service.record_agent_leg(rid, 1, None)
+    r = service.apply_leg(rid, 1, Outcome.NO_AGENT)
     assert (r.status, r.attempts, r.tries) == (Status.PENDING, 0, 1)
     assert r.next_attempt_at == clock.now + timedelta(seconds=20)
     clock.advance(20)
     service.claim("400", 1, "n")
-    assert service.record_agent_leg(rid, 2, "PJSIP/agent").status is Status.DIALING
+    assert service.apply_leg(rid, 2, None, agent="PJSIP/agent").status is Status.DIALING
     r = service.record_outcome(rid, 2, Outcome.NO_ANSWER)
     assert (r.status, r.attempts, r.tries) == (Status.PENDING, 1, 2)
     attempts = service.history(rid)[0]

@@ -14,9 +14,11 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from tests.testbed.asterisk import AsteriskInstance, TestbedError, free_port, free_udp_pair
 from tests.testbed.wait import wait_for
@@ -105,6 +107,12 @@ class CallResult:
     stderr: str = ""
     duration: float = 0.0
     errors: str = field(default="")
+    byes: int = 0  # distinct calls that received a BYE
+    stats: dict[str, str] = field(default_factory=dict)  # last row of SIPp's statistics file
+
+    def counter(self, name: str) -> int:
+        """A cumulative SIPp counter, e.g. ``SuccessfulCall`` or ``FailedCall``."""
+        return int(self.stats.get(f"{name}(C)", "0") or 0)
 
     @property
     def received(self) -> list[SipMessage]:
@@ -227,6 +235,159 @@ def _text(data: bytes | str | None) -> str:
     if data is None:
         return ""
     return data if isinstance(data, str) else data.decode(errors="replace")
+
+
+# ------------------------------------------------------------------------------ key schedules
+
+Keys = Sequence[tuple[float, str]]
+"""A DTMF schedule: (seconds after the previous key, or after the answer for the first one, key)."""
+
+MIN_KEY_GAP_S = 0.3  # one sip-tester DTMF pcap lasts 140 ms; the next key must not cut it short
+
+
+def dtmf_pcap(bed: AsteriskInstance, key: str) -> str:
+    """The root's sip-tester pcap that sends ``key`` as RFC 2833 (``0``-``9``, ``*``, ``#``)."""
+    name = {"*": "star", "#": "pound"}.get(key, key)
+    pcap = f"{PCAP_DIR}/dtmf_2833_{name}.pcap"
+    if len(key) != 1 or not (bed.root / pcap.lstrip("/")).exists():
+        raise TestbedError(f"no DTMF pcap for key {key!r} in the root ({pcap})")
+    return pcap
+
+
+def keys_then(first_after_s: float, text: str, gap_s: float = 0.6) -> list[tuple[float, str]]:
+    """``text`` typed ``gap_s`` apart, the first key ``first_after_s`` after the previous one."""
+    return [(first_after_s if i == 0 else gap_s, key) for i, key in enumerate(text)]
+
+
+def _keys_xml(bed: AsteriskInstance, keys: Keys) -> str:
+    blocks = []
+    for index, (delay, key) in enumerate(keys):
+        if index and delay < MIN_KEY_GAP_S:
+            raise TestbedError(
+                f"key {index} ({key!r}) follows the previous one after {delay} s < {MIN_KEY_GAP_S}"
+            )
+        blocks.append(
+            f'  <pause milliseconds="{int(delay * 1000)}"/>\n'
+            f"  <nop>\n    <action>\n"
+            f'      <exec play_pcap_audio="{dtmf_pcap(bed, key)}"/>\n'
+            f"    </action>\n  </nop>\n"
+        )
+    return "".join(blocks)
+
+
+def _last_stats(path: Path) -> dict[str, str]:
+    """The last row of a SIPp ``-trace_stat`` file (semicolon separated, header first)."""
+    if not path.exists():
+        return {}
+    rows = [line.split(";") for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return dict(zip(rows[0], rows[-1], strict=False)) if len(rows) > 1 else {}
+
+
+class Caller:
+    """One SIPp run that places calls to ``target`` and keys ``keys`` in each, then waits for the BYE.
+
+    ``caller_id=None`` withholds the number. ``caller_ids`` places one call per number (an injection
+    file fills the From user part), ``rate`` calls per second. ``start()`` returns at once (the test
+    can watch Asterisk meanwhile); ``wait()`` collects the :class:`CallResult`. If no BYE arrives
+    ``hold_s`` seconds after the last key, the caller hangs up itself.
+    """
+
+    def __init__(
+        self,
+        bed: AsteriskInstance,
+        target: str,
+        keys: Keys,
+        hold_s: float = 30.0,
+        caller_id: str | None = "5551234",
+        display_name: str | None = None,
+        caller_ids: Sequence[str] | None = None,
+        rate: float = 10.0,
+    ) -> None:
+        self.bed, self.target, self.keys, self.hold_s = bed, target, list(keys), hold_s
+        self.calls = len(caller_ids) if caller_ids else 1
+        self.rate = rate
+        self.workdir = _workdir(bed, "caller")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        values = {"KEYS": _keys_xml(bed, self.keys), "HOLD_MS": str(int(hold_s * 1000))}
+        inject: list[str] = []
+        if caller_ids:
+            for number in caller_ids:
+                if not number.isdigit():
+                    raise TestbedError(f"caller ID {number!r}: digits only")
+            (self.workdir / "callers.csv").write_text("SEQUENTIAL\n" + "".join(f"{n};\n" for n in caller_ids))
+            inject = ["-inf", str(self.workdir / "callers.csv")]
+            caller_id = "[field0]"
+        values["FROM"], values["CONTACT_USER"] = _from_header(caller_id, display_name)
+        scenario = _render("caller_keys.xml", self.workdir / "caller_keys.xml", values)
+        self.budget_s = sum(d for d, _ in self.keys) + hold_s + self.calls / rate + 30
+        self.cmd = (
+            _common_args(self.workdir, scenario, free_port(socket.SOCK_DGRAM), free_udp_pair())
+            + inject
+            + ["-s", target, "-m", str(self.calls), "-l", str(self.calls), "-r", str(rate), "-rp", "1000"]
+            + ["-timeout", f"{int(self.budget_s)}s", "-timeout_error", self.bed.sip_address]
+        )
+
+    def start(self) -> Caller:
+        self.started = time.monotonic()
+        self.process = self.bed.popen_in_root(
+            self.cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=(self.workdir / "stdout.log").open("wb"),
+            stderr=(self.workdir / "stderr.log").open("wb"),
+        )
+        return self
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def wait(self, timeout: float | None = None) -> CallResult:
+        if self.process is None:
+            raise TestbedError("the caller was not started")
+        try:
+            exit_code = self.process.wait(timeout=timeout or self.budget_s + 30)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            exit_code = -1
+        return self.result(exit_code)
+
+    def result(self, exit_code: int) -> CallResult:
+        messages = parse_messages(self.workdir / "messages.log")
+        errors_file = self.workdir / "errors.log"
+        byes = {m.header("Call-ID") for m in messages if m.direction == "received" and m.method == "BYE"}
+        stats = _last_stats(self.workdir / "stats.csv")
+        return CallResult(
+            exit_code=exit_code,
+            bye_received=bool(byes),
+            messages=messages,
+            workdir=self.workdir,
+            stdout=(self.workdir / "stdout.log").read_text(errors="replace"),
+            stderr=(self.workdir / "stderr.log").read_text(errors="replace"),
+            duration=time.monotonic() - self.started,
+            errors=errors_file.read_text(errors="replace") if errors_file.exists() else "",
+            byes=len(byes),
+            stats=stats,
+        )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def __enter__(self) -> Caller:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def call_with_keys(
+    bed: AsteriskInstance, target: str, keys: Keys, hold_s: float = 30.0, **kwargs: Any
+) -> CallResult:
+    """Place one call (or ``caller_ids`` calls) that keys ``keys``; return when SIPp is done."""
+    return Caller(bed, target, keys, hold_s, **kwargs).start().wait()
 
 
 class Uas:

@@ -1,0 +1,225 @@
+"""The callback dialer: one tick (cron) and the long-running loop (``serve``).
+
+A tick: replay the journal; give back claims of dialers that died; expire what waited past its window;
+then per enabled queue release at most (free agents - callbacks already in flight) due requests, oldest
+first, each claimed in the database before anything is dialled. Nothing here decides policy; the
+numbers come from AMI and the decisions from :mod:`policy` through the service.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from . import policy
+from .ami import Ami, AmiError, AmiUnavailable, Message
+from .journal import Journal
+from .models import Attempt, Mode, Outcome, QueueSettings, Request
+from .service import CallbackService
+from .store import StoreError
+
+log = logging.getLogger(__name__)
+OUR_CHANNELS = "@qcb-callback-"
+_DIAL_TEMPLATE = re.compile(r"[A-Za-z0-9_/@.:{}+-]+")
+
+
+@dataclass(frozen=True)
+class DialerConfig:
+    node: str = field(default_factory=socket.gethostname)
+    # How the customer is reached: FreePBX's outbound routes; plain Asterisk e.g. PJSIP/{number}@trunk
+    dial_template: str = "Local/{number}@from-internal"
+    agent_timeout: int = 60  # how long a callback waits in the queue for an agent
+    ring_timeout: int = 30  # how long the customer's phone rings
+    lease: int = 120
+    priority: int = 10
+    caller_name: str = "Callback"
+
+    def dial_string(self, number: str) -> str:
+        if "{number}" not in self.dial_template or not _DIAL_TEMPLATE.fullmatch(self.dial_template):
+            raise policy.PolicyError(f"dial template {self.dial_template!r}: e.g. PJSIP/{{number}}@trunk")
+        return self.dial_template.replace("{number}", number)
+
+
+@dataclass
+class TickReport:
+    replayed: dict[str, int] = field(default_factory=dict)
+    recovered: dict[str, int] = field(default_factory=dict)
+    expired: list[int] = field(default_factory=list)
+    dialled: list[int] = field(default_factory=list)
+    lost: list[int] = field(default_factory=list)  # claimed, but Originate failed: given back, not counted
+    ami_down: str = ""
+
+    def summary(self) -> str:
+        parts = [f"dialled {len(self.dialled)}", f"expired {len(self.expired)}"]
+        if self.lost:
+            parts.append(f"originate failed {len(self.lost)}")
+        if any(self.replayed.values()):
+            parts.append(f"journal {self.replayed}")
+        if any(self.recovered.values()):
+            parts.append(f"recovered {self.recovered}")
+        if self.ami_down:
+            parts.append(f"AMI down: {self.ami_down}")
+        return ", ".join(parts)
+
+
+def joined_times(callers: list[Message], now: datetime) -> tuple[int, list[datetime]]:
+    """(our callbacks waiting in the queue, when each live caller joined) from QueueStatus entries."""
+    ours, live = 0, []
+    for entry in callers:
+        if OUR_CHANNELS in entry.get("Channel", ""):
+            ours += 1
+        else:
+            wait = int(entry.get("Wait", "0") or 0)
+            live.append(now - timedelta(seconds=wait))
+    return ours, live
+
+
+class Dialer:
+    def __init__(
+        self,
+        service: CallbackService,
+        ami: Callable[[], Ami],
+        journal: Journal,
+        config: DialerConfig | None = None,
+    ) -> None:
+        self.service, self.ami_factory, self.journal = service, ami, journal
+        self.config = config or DialerConfig()
+
+    def tick(self, ami: Ami | None = None) -> TickReport:
+        report = TickReport()
+        report.replayed = self.service.replay(self.journal)
+        own = ami is None
+        if own:
+            try:
+                ami = self.ami_factory()
+            except AmiError as exc:
+                report.ami_down = str(exc)
+        try:
+            if ami is not None:
+                report.recovered = self.service.recover(ami.channel_exists, self.config.lease)
+            for settings in self.service.queues():
+                if not settings.enabled:
+                    continue
+                report.expired += self.service.expire_due(settings.queue)
+                if ami is not None:
+                    self._release(ami, settings, report)
+        except AmiUnavailable as exc:
+            report.ami_down = str(exc)
+        finally:
+            if own and ami is not None:
+                ami.close()
+        return report
+
+    def _release(self, ami: Ami, settings: QueueSettings, report: TickReport) -> None:
+        try:
+            summary = ami.queue_summary(settings.queue)
+            callers = ami.queue_callers(settings.queue)
+        except AmiUnavailable:
+            raise
+        except AmiError as exc:
+            log.warning("queue %s: %s", settings.queue, exc)
+            return
+        now = self.service.clock()
+        ours, live = joined_times(callers, now)
+        in_flight = max(ours, self.service.recently_claimed(settings.queue))
+        free = int(summary.get("Available", "0") or 0)
+        limit = policy.release_count(free, in_flight, free)
+        placed_before = min(live) if settings.keep_place and live else None
+        for request, attempt in self.service.claim(
+            settings.queue, limit, self.config.node, self.config.lease, placed_before=placed_before
+        ):
+            try:
+                self.originate(ami, settings, request, attempt)
+                report.dialled.append(request.id)
+            except AmiError as exc:
+                log.warning("request %s: originate failed: %s", request.id, exc)
+                self.service.record_outcome(request.id, attempt.attempt_no, Outcome.LOST)
+                report.lost.append(request.id)
+                if isinstance(exc, AmiUnavailable):
+                    raise
+
+    def originate(self, ami: Ami, settings: QueueSettings, request: Request, attempt: Attempt) -> None:
+        number = request.number
+        variables = {
+            "QCB_REQUEST": request.id,
+            "QCB_TRY": attempt.attempt_no,
+            "QCB_QUEUE": request.queue,
+            "QCB_NUMBER": number,
+            "QCB_DID": request.did or settings.did or "",
+            "QCB_LANG": request.language,
+            "QCB_NOTIFY": "1" if settings.notify_agents else "0",
+            "QCB_DIAL": self.config.dial_string(number),
+            "QCB_PRIO": self.config.priority,
+            "QCB_AGENT_TIMEOUT": self.config.agent_timeout,
+            "QCB_RING_TIMEOUT": self.config.ring_timeout,
+            "QCB_CALLER_NAME": self.config.caller_name,
+            "QCB_PROMPT_CALLBACK_FOR": settings.prompt("callback-for"),
+            "QCB_PROMPT_INTRO": settings.prompt("customer-intro"),
+            "QCB_PROMPT_PRESS1": settings.prompt("press-1-to-connect"),
+            "QCB_PROMPT_GOODBYE": settings.prompt("goodbye"),
+        }
+        # Inherited (__) so that the agent's channel (whisper) sees them too.
+        variables = {f"__{k}": v for k, v in variables.items()}
+        if settings.mode is Mode.AGENT_FIRST:
+            channel, context = "Local/s@qcb-callback-agent-first/n", "qcb-callback-customer"
+            timeout = (self.config.agent_timeout + 5) * 1000
+        else:
+            channel, context = "Local/s@qcb-callback-customer-first/n", "qcb-callback-greet"
+            timeout = (self.config.ring_timeout + 5) * 1000
+        ami.originate(
+            channel,
+            context,
+            "s",
+            1,
+            variables=variables,
+            channel_id=attempt.channel_id or "",
+            timeout_ms=timeout,
+            caller_id=f'"{self.config.caller_name}" <{number}>',
+        )
+
+    # --- the long-running loop ---------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, wake: threading.Event, poll: float = 2.0) -> None:
+        """Tick until ``stop``: at once when ``wake`` is set (a new request), else every ``poll`` seconds
+        or at the next due time. AMI is kept connected and re-made with backoff when it drops."""
+        ami: Ami | None = None
+        backoff = 1.0
+        while not stop.is_set():
+            if ami is None:
+                try:
+                    ami = self.ami_factory()
+                    backoff = 1.0
+                except AmiError as exc:
+                    log.warning("AMI unavailable (retry in %.0f s): %s", backoff, exc)
+                    wake.wait(backoff)
+                    backoff = min(backoff * 2, 60.0)
+            try:
+                report = self.tick(ami) if ami is not None else TickReport(ami_down="not connected")
+                if report.dialled or report.expired or report.lost:
+                    log.info("tick: %s", report.summary())
+                if report.ami_down and ami is not None:
+                    ami.close()
+                    ami = None
+            except StoreError as exc:
+                log.warning("database unavailable: %s", exc)
+                self.drop_service()
+            wake.wait(self._sleep(poll))
+            wake.clear()
+        if ami is not None:
+            ami.close()
+        self.drop_service()
+
+    def _sleep(self, poll: float) -> float:
+        try:
+            due = self.service.store.next_due()
+        except StoreError:
+            self.drop_service()
+            return poll
+        if due is None:
+            return poll
+        return max(0.05, min(poll, (due - self.service.clock()).total_seconds()))
