@@ -82,13 +82,26 @@ def joined_times(callers: list[Message], now: datetime) -> tuple[int, list[datet
 class Dialer:
     def __init__(
         self,
-        service: CallbackService,
+        service: Callable[[], CallbackService],
         ami: Callable[[], Ami],
         journal: Journal,
         config: DialerConfig | None = None,
     ) -> None:
-        self.service, self.ami_factory, self.journal = service, ami, journal
+        self.service_factory, self.ami_factory, self.journal = service, ami, journal
         self.config = config or DialerConfig()
+        self._service: CallbackService | None = None
+
+    @property
+    def service(self) -> CallbackService:
+        if self._service is None:
+            self._service = self.service_factory()
+        return self._service
+
+    def drop_service(self) -> None:
+        """Forget the database connection (it failed); the next use makes a new one."""
+        if self._service is not None:
+            self._service.store.close()
+            self._service = None
 
     def tick(self, ami: Ami | None = None) -> TickReport:
         report = TickReport()
