@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := mariadb-server mariadb-client libmariadb-dev pkg-config gcc debootstrap python3-venv \
-                python3-dev
+                python3-dev php-cli php-mysql php-mbstring php-xml phpunit chromium chromium-driver gettext \
+                libjs-bootstrap4
 STAMP := $(VENV)/.installed-$(shell cat setup.py requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: test demo bench lint deps apt venv asterisk-root clean
+.PHONY: test demo bench lint deps apt venv asterisk-root package install clean
 
 deps: apt venv
 
@@ -44,6 +45,13 @@ bench: deps
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check freepbx_callback tests bench
+
+package: deps
+	$(PY) packaging/package.py
+
+# On a FreePBX host, as root, after `make package`.
+install:
+	sh packaging/install.sh dist
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info test-artifacts

@@ -118,3 +118,29 @@ SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS qcb_schema (
     description VARCHAR(255) NOT NULL,
     applied_at DATETIME(3) NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""
+
+# Run after the versioned migrations on every `db migrate`: FreePBX creates the module's tables from
+# module.xml (which cannot express a generated column, millisecond DATETIMEs or foreign keys) before the
+# module's install() runs `db migrate`, and may drop unknown keys on a module upgrade. These statements
+# bring such tables to the shape above; on tables this file created they change nothing.
+ENSURE: list[str] = [
+    "ALTER TABLE qcb_requests ADD COLUMN IF NOT EXISTS open_flag TINYINT(1) "
+    "AS (IF(status IN ('pending', 'dialing'), 1, NULL)) PERSISTENT",
+    "CREATE UNIQUE INDEX IF NOT EXISTS uq_open_request ON qcb_requests (queue, number, open_flag)",
+    "CREATE INDEX IF NOT EXISTS ix_due ON qcb_requests (status, queue, next_attempt_at)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS uq_caller_uniqueid ON qcb_requests (caller_uniqueid)",
+    "CREATE INDEX IF NOT EXISTS ix_dialing_lease ON qcb_requests (status, lease_until)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS uq_attempt ON qcb_attempts (request_id, attempt_no)",
+    "ALTER TABLE qcb_requests MODIFY requested_at DATETIME(3) NOT NULL, "
+    "MODIFY next_attempt_at DATETIME(3) NOT NULL, MODIFY closed_at DATETIME(3) NULL, "
+    "MODIFY lease_until DATETIME(3) NULL",
+    "ALTER TABLE qcb_attempts MODIFY started_at DATETIME(3) NOT NULL, MODIFY answered_at DATETIME(3) NULL, "
+    "MODIFY ended_at DATETIME(3) NULL",
+    "ALTER TABLE qcb_events MODIFY at DATETIME(3) NOT NULL",
+    "ALTER TABLE qcb_queues MODIFY updated_at DATETIME(3) NOT NULL",
+    "ALTER TABLE qcb_schema MODIFY applied_at DATETIME(3) NOT NULL",
+    "ALTER TABLE qcb_attempts ADD CONSTRAINT fk_attempt_request FOREIGN KEY IF NOT EXISTS (request_id) "
+    "REFERENCES qcb_requests (id) ON DELETE CASCADE",
+    "ALTER TABLE qcb_events ADD CONSTRAINT fk_event_request FOREIGN KEY IF NOT EXISTS (request_id) "
+    "REFERENCES qcb_requests (id) ON DELETE CASCADE",
+]

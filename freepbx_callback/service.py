@@ -83,6 +83,16 @@ class CallbackService:
             self.store.save_queue(settings, self.clock())
         return settings
 
+    def delete_queue(self, queue: str) -> int:
+        """Forget a queue's settings (the queue was deleted); its open requests are cancelled."""
+        policy.validate_queue_name(queue)
+        cancelled = self.store.open_ids(queue)
+        for request_id in cancelled:
+            self.cancel(request_id)
+        if not self.store.delete_queue(queue) and not cancelled:
+            raise NotFound(f"queue {queue} has no callback settings")
+        return len(cancelled)
+
     # --- requests -----------------------------------------------------------------------------------
 
     def request(

@@ -19,7 +19,7 @@ from MySQLdb.constants import ER
 
 from .config import Dsn
 from .models import Attempt, Mode, QueueSettings, Request, Status
-from .schema import LATEST, MIGRATIONS, SCHEMA_TABLE
+from .schema import ENSURE, LATEST, MIGRATIONS, SCHEMA_TABLE
 
 LOST_RACE = {ER.LOCK_DEADLOCK, ER.LOCK_WAIT_TIMEOUT, 1180, 4162}  # 1180/4162: Galera certification
 REQUEST_COLUMNS = (
@@ -161,6 +161,8 @@ class Store:
                     (version, description, now),
                 )
                 applied.append(version)
+            for statement in ENSURE:
+                self._run(statement)
             return applied
         finally:
             self._run("SELECT RELEASE_LOCK('qcb_migrate')")
@@ -194,6 +196,9 @@ class Store:
         suffix = " FOR UPDATE" if lock else ""
         rows = self._all(f"SELECT {QUEUE_COLUMNS} FROM qcb_queues WHERE queue = %s{suffix}", (queue,))
         return self._queue(rows[0]) if rows else None
+
+    def delete_queue(self, queue: str) -> bool:
+        return self._run("DELETE FROM qcb_queues WHERE queue = %s", (queue,)).rowcount == 1
 
     def list_queues(self) -> list[QueueSettings]:
         return [self._queue(r) for r in self._all(f"SELECT {QUEUE_COLUMNS} FROM qcb_queues ORDER BY queue")]
@@ -236,6 +241,10 @@ class Store:
         sql = f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE caller_uniqueid = %s"
         rows = self._all(sql, (uniqueid,))
         return self._request(rows[0]) if rows else None
+
+    def open_ids(self, queue: str) -> list[int]:
+        sql = "SELECT id FROM qcb_requests WHERE status IN ('pending', 'dialing') AND queue = %s ORDER BY id"
+        return [int(i) for (i,) in self._all(sql, (queue,))]
 
     def count_open(self, queue: str) -> int:
         sql = "SELECT COUNT(*) FROM qcb_requests WHERE status IN ('pending', 'dialing') AND queue = %s"

@@ -74,6 +74,7 @@ def queue_show(ctx: click.Context, queue_name: str, as_json: bool) -> None:
 @click.argument("queue_name", metavar="Q")
 @click.option("--enable/--disable", "enabled", default=None, help="Offer callback in this queue.")
 @click.option("--did", help="Company number shown to the customer (digits, optional +).")
+@click.option("--no-did", is_flag=True, help="Clear the DID (use the caller's FROM_DID only).")
 @click.option("--attempts", type=click.IntRange(1, 10), help="Calls to the customer before giving up.")
 @click.option("--retry-interval", type=DURATION, help="Pause between attempts (300, 300s, 5m).")
 @click.option("--window", type=DURATION, help="How long an attempt may wait for a free agent.")
@@ -104,6 +105,7 @@ def queue_set(
     queue_name: str,
     as_json: bool,
     no_max_pending: bool,
+    no_did: bool,
     clear_patterns: bool,
     prompt_overrides: tuple[str, ...],
     **options: Any,
@@ -112,6 +114,8 @@ def queue_set(
     changes = {k: v for k, v in options.items() if v is not None and v != ()}
     if no_max_pending:
         changes["max_pending"] = None
+    if no_did:
+        changes["did"] = None
     service = service_of(ctx)
     current = service.store.get_queue(queue_name) or QueueSettings(queue=queue_name)
     for key in ("block_patterns", "allow_patterns"):
@@ -129,3 +133,12 @@ def queue_set(
         changes["prompts"] = tuple((name, rec) for name, rec in prompts.items() if rec)
     settings = service.set_queue(queue_name, **changes)
     emit(settings.to_dict(), as_json, lambda: show_mapping(settings.to_dict()))
+
+
+@queue.command("delete")
+@click.argument("queue_name", metavar="Q")
+@click.pass_context
+def queue_delete(ctx: click.Context, queue_name: str) -> None:
+    """Forget a queue's callback settings (the queue was deleted); its open requests are cancelled."""
+    cancelled = service_of(ctx).delete_queue(queue_name)
+    click.echo(f"queue {queue_name} deleted; {cancelled} open request(s) cancelled")

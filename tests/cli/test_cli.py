@@ -222,3 +222,14 @@ def test_every_command_has_help() -> None:
     ):
         result = run(None, *args)
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_clear_did_and_delete_queue(db_dsn: str) -> None:
+    run(db_dsn, "queue", "set", "400", "--enable", "--did", "5551000")
+    assert json.loads(run(db_dsn, "queue", "set", "400", "--no-did", "--json").output)["did"] is None
+    run(db_dsn, "request", "add", "400", "5551111")
+    deleted = run(db_dsn, "queue", "delete", "400")
+    assert deleted.exit_code == 0 and "1 open request(s) cancelled" in deleted.output
+    assert json.loads(run(db_dsn, "request", "show", "1", "--json").output)["status"] == "cancelled"
+    assert run(db_dsn, "queue", "delete", "400").exit_code == 1
+    assert json.loads(run(db_dsn, "queue", "list", "--json").output) == []

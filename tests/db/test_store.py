@@ -306,3 +306,23 @@ def test_due_lookup_uses_the_due_index(service: CallbackService, store: Store) -
     key, rows = plan[0][5], int(plan[0][8])
     assert key == "ix_due"
     assert rows <= 50  # pending rows, not the 3000 of history
+
+
+def test_migrate_repairs_tables_created_without_the_generated_key(
+    store: Store, service: CallbackService
+) -> None:
+    """FreePBX creates the tables from module.xml first (no generated column, no unique key over it)."""
+    store._run("ALTER TABLE qcb_requests DROP INDEX uq_open_request")
+    store._run("ALTER TABLE qcb_requests DROP COLUMN open_flag")
+    store._run("ALTER TABLE qcb_requests MODIFY requested_at DATETIME NOT NULL")
+    store.migrate(utcnow())
+    service.set_queue("400", enabled=True)
+    assert service.request("400", "5551234").kind == "created"
+    assert service.request("400", "5551234").kind == "duplicate"
+    columns = dict(
+        store._all(
+            "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qcb_requests'"
+        )
+    )
+    assert columns["requested_at"] == "datetime(3)" and "open_flag" in columns

@@ -1,0 +1,177 @@
+<?php
+// Runs the freepbx-callback command line: every argument travels as its own argv element (proc_open with
+// an array, no shell), stdout/stderr are captured, a timeout stops a stuck process.
+namespace FreePBX\modules\Queuecallback;
+
+class CliError extends \RuntimeException {
+	/** @var int exit status of the command (-1: it could not be started or timed out) */
+	public $exitCode;
+	/** @var string the command's one-line error (without the "error: " prefix) */
+	public $detail;
+
+	public function __construct($message, $exitCode, $detail = '') {
+		parent::__construct($message);
+		$this->exitCode = $exitCode;
+		$this->detail = $detail;
+	}
+}
+
+class CliRunner {
+	// Exit statuses of freepbx-callback (README "Exit status").
+	const OK = 0;
+	const INVALID = 1;
+	const CONFIG = 2;
+	const DB_DOWN = 3;
+	const DUPLICATE = 4;
+
+	const DEFAULT_PATHS = array(
+		'/usr/local/bin/freepbx-callback',
+		'/opt/freepbx-callback/venv/bin/freepbx-callback',
+		'/usr/bin/freepbx-callback',
+	);
+
+	/** @var string[] the command and any fixed leading arguments */
+	private $command;
+	/** @var int seconds */
+	private $timeout;
+
+	/**
+	 * @param string|null $path explicit path; else $QCB_CLI, else the first of DEFAULT_PATHS that exists
+	 */
+	public function __construct($path = null, $timeout = 60) {
+		$this->command = array(self::locate($path));
+		$this->timeout = $timeout;
+	}
+
+	public static function locate($path = null) {
+		if (is_string($path) && $path !== '') {
+			return $path;
+		}
+		$env = getenv('QCB_CLI');
+		if (is_string($env) && $env !== '') {
+			return $env;
+		}
+		foreach (self::DEFAULT_PATHS as $candidate) {
+			if (is_file($candidate) && is_executable($candidate)) {
+				return $candidate;
+			}
+		}
+		return 'freepbx-callback';
+	}
+
+	public function path() {
+		return $this->command[0];
+	}
+
+	/** True when the command exists and answers --version. */
+	public function available() {
+		$path = $this->path();
+		if (strpos($path, '/') !== false && !(is_file($path) && is_executable($path))) {
+			return false;
+		}
+		try {
+			$result = $this->run(array('--version'));
+		} catch (CliError $e) {
+			return false;
+		}
+		return $result['exit'] === 0;
+	}
+
+	/** Whether the CLI knows a (sub)command, e.g. array('dialplan'). */
+	public function has(array $command) {
+		try {
+			$result = $this->run(array_merge($command, array('--help')));
+		} catch (CliError $e) {
+			return false;
+		}
+		return $result['exit'] === 0;
+	}
+
+	/**
+	 * Run the CLI with $args; returns array('exit' => int, 'stdout' => string, 'stderr' => string).
+	 * @throws CliError when the process cannot start or runs past the timeout
+	 */
+	public function run(array $args) {
+		foreach ($args as $arg) {
+			if (!is_string($arg) && !is_int($arg)) {
+				throw new CliError('invalid CLI argument', -1);
+			}
+		}
+		$argv = array_merge($this->command, array_map('strval', $args));
+		$spec = array(0 => array('pipe', 'r'), 1 => array('pipe', 'w'), 2 => array('pipe', 'w'));
+		$proc = @proc_open($argv, $spec, $pipes);
+		if (!is_resource($proc)) {
+			throw new CliError(sprintf('cannot run %s', $this->path()), -1);
+		}
+		fclose($pipes[0]);
+		stream_set_blocking($pipes[1], false);
+		stream_set_blocking($pipes[2], false);
+		$out = '';
+		$err = '';
+		$deadline = microtime(true) + $this->timeout;
+		while (true) {
+			$read = array($pipes[1], $pipes[2]);
+			$write = null;
+			$except = null;
+			$open = !feof($pipes[1]) || !feof($pipes[2]);
+			if (!$open) {
+				break;
+			}
+			if (microtime(true) > $deadline) {
+				proc_terminate($proc, 9);
+				fclose($pipes[1]);
+				fclose($pipes[2]);
+				proc_close($proc);
+				throw new CliError(sprintf('%s did not finish within %d s', $this->path(), $this->timeout), -1);
+			}
+			if (@stream_select($read, $write, $except, 0, 200000) === false) {
+				break;
+			}
+			foreach ($read as $stream) {
+				$chunk = fread($stream, 65536);
+				if ($chunk === false) {
+					continue;
+				}
+				if ($stream === $pipes[1]) {
+					$out .= $chunk;
+				} else {
+					$err .= $chunk;
+				}
+			}
+		}
+		fclose($pipes[1]);
+		fclose($pipes[2]);
+		$status = proc_close($proc);
+		return array('exit' => (int)$status, 'stdout' => $out, 'stderr' => $err);
+	}
+
+	/**
+	 * Run a command that prints JSON; returns the decoded value.
+	 * @throws CliError with the CLI's own message when it fails
+	 */
+	public function json(array $args) {
+		$result = $this->run(array_merge($args, array('--json')));
+		if ($result['exit'] !== 0) {
+			$detail = self::errorLine($result['stderr']);
+			throw new CliError($detail !== '' ? $detail : sprintf('freepbx-callback exited with %d', $result['exit']), $result['exit'], $detail);
+		}
+		$data = json_decode($result['stdout'], true);
+		if ($data === null && trim($result['stdout']) !== 'null') {
+			throw new CliError('freepbx-callback printed no JSON', -1);
+		}
+		return $data;
+	}
+
+	/** The "error: ..." line of the CLI's stderr, without the prefix (the last one wins). */
+	public static function errorLine($stderr) {
+		$found = '';
+		foreach (preg_split('/\r?\n/', (string)$stderr) as $line) {
+			if (strpos($line, 'error: ') === 0) {
+				$found = substr($line, 7);
+			} elseif ($found === '' && trim($line) !== '') {
+				$found = trim($line);
+			}
+		}
+		return $found;
+	}
+}
