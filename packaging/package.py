@@ -5,7 +5,7 @@
 
 dist/queuecallback-<version>.tgz holds one top folder `queuecallback/` laid out as FreePBX expects
 (admin/modules/<rawname>): module.xml, the BMO class and page, views/, lib/, assets/, i18n/ (with compiled
-.mo files), agi-bin/ (from the repository's agi-bin/) and sounds/ (from the package's freepbx_callback/sounds/).
+.mo files), agi-bin/ (the repository's agi-bin/) and sounds/ (freepbx_callback/sounds/).
 `fwconsole reload` copies agi-bin/ into ASTAGIDIR and links sounds/<lang>/ into the Asterisk sounds folder.
 The Python wheel (`pip wheel --no-deps .`) goes beside it; packaging/install.sh installs both.
 """
