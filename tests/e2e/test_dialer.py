@@ -12,9 +12,9 @@ from pathlib import Path
 
 from freepbx_callback.config import Dsn
 from freepbx_callback.models import Status
-from freepbx_callback.service import CallbackService
+from freepbx_callback.service import CallbackService, utcnow
 from tests.testbed.asterisk import AsteriskInstance
-from tests.testbed.callbacks import CallbackBed
+from tests.testbed.callbacks import CallbackBed, PressingUas
 from tests.testbed.sipp import Uas, call_and_press
 from tests.testbed.wait import wait_for
 
@@ -68,3 +68,137 @@ def test_press_1_then_agent_first_callback_with_whisper_and_did(
         assert whisper < log.index('"PJSIP/5551234@trunk,8")'), "the agent hears the whisper before the dial"
         assert dialer.tick().dialled == []  # done stays done: no second call
         assert len(customer.invites()) == 1
+
+
+def test_no_answer_retries_after_the_interval_then_fails(
+    asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    service.set_queue("400", enabled=True, did="5551000", notify_agents=False, attempts=2, retry_interval=10)
+    bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
+    agent, customer = Uas(bed, "answer", ring_s=0.2), Uas(bed, "noanswer")
+    CallbackBed.configure(bed, "400", {"agent": agent}, customer)
+    cb = CallbackBed(bed, dsn)
+    cb.render(service)
+    bed.start()
+    with agent, customer:
+        request = service.request("400", "5551234").request
+        assert request is not None
+        dialer = cb.dialer(tmp_path / "spool", ring_timeout=5)
+        assert dialer.tick().dialled == [request.id]
+        first = wait_for(
+            lambda: (r := service.get(request.id)).status is Status.PENDING and r.attempts == 1 and r,
+            timeout=30,
+            message="first attempt recorded as no answer",
+        )
+        assert first.last_outcome == "no_answer"
+        assert (first.next_attempt_at - first.requested_at).total_seconds() >= 10
+        assert dialer.tick().dialled == []  # not due before the retry interval
+        wait_for(
+            lambda: service.get(request.id).next_attempt_at <= utcnow(),
+            timeout=15,
+            message="retry due",
+        )
+        assert dialer.tick().dialled == [request.id]
+        failed = wait_for(
+            lambda: (r := service.get(request.id)).status is Status.FAILED and r,
+            timeout=30,
+            message="failed after the second attempt",
+        )
+        assert failed.attempts == 2 and "no attempts left" in (failed.last_outcome or "")
+        assert len(customer.invites()) == 2
+        assert all("5551000" in (f or "") for f in customer.invite_from_headers())
+        assert dialer.tick().dialled == []
+
+
+def test_no_agent_logged_in_dials_nothing_and_expires(
+    asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    service.set_queue("400", enabled=True, did="5551000", window=10)
+    bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
+    customer = Uas(bed, "answer")
+    CallbackBed.configure(bed, "400", {}, customer)
+    cb = CallbackBed(bed, dsn)
+    cb.render(service)
+    bed.start()
+    with customer:
+        request = service.request("400", "5551234").request
+        assert request is not None
+        dialer = cb.dialer(tmp_path / "spool")
+        report = dialer.tick()
+        assert report.dialled == [] and report.expired == []
+        wait_for(
+            lambda: (utcnow() - request.requested_at).total_seconds() > 10,
+            timeout=15,
+            message="window passed",
+        )
+        assert dialer.tick().expired == [request.id]
+        assert service.get(request.id).status is Status.EXPIRED
+        assert customer.invites() == []
+        assert "qcb-callback" not in bed.log_text()
+
+
+def test_customer_first_connects_only_after_the_customer_presses_1(
+    asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    service.set_queue(
+        "400",
+        enabled=True,
+        did="5551000",
+        mode="customer-first",
+        notify_agents=False,
+        min_talk=2,
+        attempts=2,
+        retry_interval=10,
+    )
+    bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
+    agent = Uas(bed, "answer", ring_s=0.2)
+    person = PressingUas(bed, press_after_s=4.5, hangup_after_s=12)
+    CallbackBed.configure(bed, "400", {"agent": agent}, person)
+    cb = CallbackBed(bed, dsn)
+    cb.render(service)
+    bed.start()
+    with agent, person:
+        request = service.request("400", "5551234").request
+        assert request is not None
+        assert cb.dialer(tmp_path / "spool").tick().dialled == [request.id]
+        done = wait_for(
+            lambda: (r := service.get(request.id)).status is Status.DONE and r,
+            timeout=40,
+            message="customer-first callback done",
+        )
+        assert done.attempts == 1
+        [invite] = person.invites()
+        assert "5551000" in (invite.header("From") or "")
+        [agent_invite] = agent.invites()
+        assert "5551234" in (agent_invite.header("From") or "")
+        log = bed.log_text()
+        assert log.index("qcb-callback-greet") < log.index("Queue(")
+        [attempt] = service.history(request.id)[0]
+        assert (attempt.outcome, attempt.agent) == ("answered", "PJSIP/agent")
+
+
+def test_customer_first_without_the_1_is_no_answer(
+    asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    """An answering machine picks up but never presses 1: the agent is never rung, the attempt counts."""
+    service.set_queue(
+        "400", enabled=True, did="5551000", mode="customer-first", attempts=2, retry_interval=10
+    )
+    bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
+    agent = Uas(bed, "answer", ring_s=0.2)
+    machine = Uas(bed, "answer", ring_s=0.2)
+    CallbackBed.configure(bed, "400", {"agent": agent}, machine)
+    cb = CallbackBed(bed, dsn)
+    cb.render(service)
+    bed.start()
+    with agent, machine:
+        request = service.request("400", "5551234").request
+        assert request is not None
+        assert cb.dialer(tmp_path / "spool").tick().dialled == [request.id]
+        after = wait_for(
+            lambda: (r := service.get(request.id)).status is Status.PENDING and r.attempts == 1 and r,
+            timeout=40,
+            message="no-answer recorded",
+        )
+        assert after.last_outcome == "no_answer"
+        assert len(machine.invites()) == 1 and agent.invites() == []
