@@ -62,6 +62,13 @@ def dialer_options(func: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Seconds the customer's phone rings.",
         ),
+        click.option(
+            "--lease",
+            type=click.IntRange(2, 3600),
+            default=120,
+            show_default=True,
+            help="Seconds a claim stays ours without a live call before it is given back.",
+        ),
         spool_option,
     ]
     for option in reversed(options):
@@ -76,6 +83,7 @@ def make_dialer(
     node: str | None,
     agent_timeout: int,
     ring_timeout: int,
+    lease: int,
     spool: Path | None,
 ) -> Dialer:
     context = ctx.find_object(Context)
@@ -87,6 +95,7 @@ def make_dialer(
         "dial_template": dial_template,
         "agent_timeout": agent_timeout,
         "ring_timeout": ring_timeout,
+        "lease": lease,
     }
     config = DialerConfig(**settings, **({"node": node} if node else {}))
     config.dial_string("0")  # refuse a bad template before anything is claimed
