@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from freepbx_callback.ami import Ami, AmiConfig
 from freepbx_callback.config import Dsn
+from freepbx_callback.dialer import Dialer, DialerConfig
+from freepbx_callback.journal import Journal
 from freepbx_callback.models import Status
 from freepbx_callback.service import CallbackService, utcnow
-from tests.testbed.asterisk import AsteriskInstance
+from tests.testbed.asterisk import AsteriskInstance, free_port
 from tests.testbed.callbacks import CallbackBed, PressingUas
 from tests.testbed.sipp import Uas, call_and_press
 from tests.testbed.wait import wait_for
@@ -202,3 +205,54 @@ def test_customer_first_without_the_1_is_no_answer(
         )
         assert after.last_outcome == "no_answer"
         assert len(machine.invites()) == 1 and agent.invites() == []
+
+
+def test_ami_down_or_originate_refused_burns_no_attempt(
+    asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    service.set_queue("400", enabled=True, did="5551000", notify_agents=False, min_talk=1)
+    bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
+    agent, customer = Uas(bed, "answer", ring_s=0.2), Uas(bed, "answer", hangup_after_s=2)
+    CallbackBed.configure(bed, "400", {"agent": agent}, customer)
+    # A second manager account that may read queues but not originate.
+    bed.extra_configs["manager.conf"] = (
+        f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nport = {bed.ami_port}\n\n"
+        f"[{bed.ami_user}]\nsecret = {bed.ami_secret}\npermit = 127.0.0.1/255.255.255.255\n"
+        "read = all\nwrite = all\n\n"
+        "[readonly]\nsecret = readonly\npermit = 127.0.0.1/255.255.255.255\nread = all\nwrite = system\n"
+    )
+    cb = CallbackBed(bed, dsn)
+    cb.render(service)
+    bed.start()
+    with agent, customer:
+        request = service.request("400", "5551234").request
+        assert request is not None
+        down = Dialer(
+            cb.dialer(tmp_path / "s").service_factory,
+            lambda: Ami(AmiConfig("x", "y", "127.0.0.1", free_port())),
+            Journal(tmp_path / "s"),
+        )
+        report = down.tick()
+        assert report.ami_down and report.dialled == []
+        r = service.get(request.id)
+        assert (r.status, r.tries, r.attempts) == (Status.PENDING, 0, 0)
+        refused = Dialer(
+            cb.dialer(tmp_path / "s").service_factory,
+            lambda: Ami(AmiConfig("readonly", "readonly", "127.0.0.1", bed.ami_port)),
+            Journal(tmp_path / "s"),
+            DialerConfig(dial_template="PJSIP/{number}@trunk"),
+        )
+        report = refused.tick()
+        assert report.lost == [request.id] and report.dialled == []
+        r = service.get(request.id)
+        assert (r.status, r.tries, r.attempts) == (Status.PENDING, 1, 0), (
+            "the refused originate is not counted"
+        )
+        assert cb.dialer(tmp_path / "s").tick().dialled == [request.id]
+        done = wait_for(
+            lambda: (x := service.get(request.id)).status is Status.DONE and x,
+            timeout=30,
+            message="done once AMI works",
+        )
+        assert (done.attempts, done.tries) == (1, 2)
+        assert len(customer.invites()) == 1
