@@ -326,3 +326,34 @@ def test_migrate_repairs_tables_created_without_the_generated_key(
         )
     )
     assert columns["requested_at"] == "datetime(3)" and "open_flag" in columns
+
+
+def test_a_deadlock_is_a_lost_race_not_a_crash(service: CallbackService, dsn: Dsn) -> None:
+    """Deadlocks (and Galera certification failures, same handling) surface as LostRace."""
+    from freepbx_callback.store import LostRace
+
+    service.set_queue("400", enabled=True)
+    ids = [service.request("400", n).request.id for n in ("5551111", "5552222")]  # type: ignore[union-attr]
+    a, b = Store.connect(dsn), Store.connect(dsn)
+    outcomes: list[str] = []
+    gate = threading.Barrier(2)
+
+    def cross(store: Store, first: int, second: int) -> None:
+        try:
+            with store.transaction():
+                store._run("UPDATE qcb_requests SET waited = 1 WHERE id = %s", (first,))
+                gate.wait()
+                store._run("UPDATE qcb_requests SET waited = 2 WHERE id = %s", (second,))
+            outcomes.append("committed")
+        except LostRace:
+            outcomes.append("lost")
+
+    threads = [
+        threading.Thread(target=cross, args=(a, ids[0], ids[1])),
+        threading.Thread(target=cross, args=(b, ids[1], ids[0])),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["committed", "lost"]
