@@ -82,7 +82,9 @@ def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, j
         if typed is None:
             return Outcome("no_number", "queue")
         number = typed
+    # FreePBX's queue dialplan sets QUEUEJOINTIME; app_queue itself sets QUEUEWAIT when a key exits.
     joined = _int_or_none(channel.variable("QUEUEJOINTIME"))
+    waited = int(time.time()) - joined if joined else _int_or_none(channel.variable("QUEUEWAIT"))
     try:
         did = numbers.clean(channel.variable("FROM_DID"))
     except numbers.InvalidNumber:
@@ -92,7 +94,7 @@ def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, j
         "language": channel.variable("CHANNEL(language)") or None,
         "uniqueid": channel.env.get("agi_uniqueid") or None,
         "position": _int_or_none(channel.variable("QUEUEPOSITION")),
-        "waited": int(time.time()) - joined if joined else None,
+        "waited": waited,
     }
     try:
         if svc is None:

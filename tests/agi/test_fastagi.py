@@ -34,6 +34,7 @@ agi_arg_1: 400
 # (command Asterisk receives, reply Asterisk sends) for a normal caller, in Asterisk 22's reply format.
 CONVERSATION = [
     ('GET FULL VARIABLE "${QUEUEJOINTIME}"', "200 result=0"),
+    ('GET FULL VARIABLE "${QUEUEWAIT}"', "200 result=1 (6)"),
     ('GET FULL VARIABLE "${FROM_DID}"', "200 result=1 (5551000)"),
     ('GET FULL VARIABLE "${CHANNEL(language)}"', "200 result=1 (en)"),
     ('GET FULL VARIABLE "${QUEUEPOSITION}"', "200 result=0"),
@@ -78,6 +79,7 @@ def test_request_route_stores_the_request(server: FastAgiServer, service: Callba
     got = play_asterisk(server.server_address[1], ENV, CONVERSATION)
     assert got == [cmd for cmd, _ in CONVERSATION]
     [r] = service.list()
+    assert r.waited == 6
     assert (r.queue, r.number, r.did, r.caller_uniqueid, r.source) == (
         "400",
         "5551234",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import signal
 import socket
+import struct
 import subprocess
 import time
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ PCAP_DIR = "/usr/share/sip-tester"
 SIPP = "sipp"
 
 _MESSAGE_HEAD = re.compile(
-    r"^-+ (?P<stamp>\S+ \S+)?.*?\n(?P<transport>\w+) message (?P<dir>sent|received)[^\n]*\n\n", re.M
+    r"^-+ (?P<stamp>[^\n]*)\n(?P<transport>\w+) message (?P<dir>sent|received)[^\n]*\n\n", re.M
 )
 
 
@@ -36,6 +37,7 @@ _MESSAGE_HEAD = re.compile(
 class SipMessage:
     direction: str  # "sent" or "received"
     text: str
+    stamp: str = ""  # when SIPp logged it, e.g. "2026-01-31T10:00:00.123456Z"
 
     @property
     def first_line(self) -> str:
@@ -74,7 +76,7 @@ def parse_messages(path: Path) -> list[SipMessage]:
     for index, head in enumerate(heads):
         end = heads[index + 1].start() if index + 1 < len(heads) else len(text)
         body = text[head.end() : end].strip("\n")
-        messages.append(SipMessage(direction=head.group("dir"), text=body))
+        messages.append(SipMessage(direction=head.group("dir"), text=body, stamp=head.group("stamp").strip()))
     return messages
 
 
@@ -243,6 +245,8 @@ Keys = Sequence[tuple[float, str]]
 """A DTMF schedule: (seconds after the previous key, or after the answer for the first one, key)."""
 
 MIN_KEY_GAP_S = 0.3  # one sip-tester DTMF pcap lasts 140 ms; the next key must not cut it short
+_SEQ_BASE, _SEQ_STEP = 1000, 16  # RTP sequence numbers of key i: 1000 + 16 i + packet number
+_TS_BASE, _TS_STEP = 80000, 16000  # RTP timestamp of key i (one RFC 2833 event per key)
 
 
 def dtmf_pcap(bed: AsteriskInstance, key: str) -> str:
@@ -254,22 +258,53 @@ def dtmf_pcap(bed: AsteriskInstance, key: str) -> str:
     return pcap
 
 
+def key_pcap(bed: AsteriskInstance, key: str, index: int, dest: Path) -> Path:
+    """A copy of the sip-tester pcap for ``key`` renumbered as the ``index``-th key of one call.
+
+    Each sip-tester pcap carries fixed RTP sequence numbers and timestamps ('1' has lower ones than
+    '2'..'9', '#', '0' the highest). Asterisk drops an RFC 2833 event whose sequence number is below
+    the previous event's, so played as they are, a repeated key or '1' after '9' is lost (seen here:
+    "2135679048#" arrived as "235679#"). The copy gets sequence numbers and a timestamp that grow with
+    ``index``; the UDP checksum is zeroed (IPv4: none), the SSRC is kept.
+    """
+    data = (bed.root / dtmf_pcap(bed, key).lstrip("/")).read_bytes()
+    if struct.unpack("<I", data[20:24])[0] != 1:
+        raise TestbedError(f"{dtmf_pcap(bed, key)}: expected an Ethernet capture")
+    out, offset, first_seq = bytearray(data[:24]), 24, None
+    while offset < len(data):
+        head = data[offset : offset + 16]
+        length = struct.unpack("<I", head[8:12])[0]
+        packet = bytearray(data[offset + 16 : offset + 16 + length])
+        offset += 16 + length
+        udp = 14 + (packet[14] & 0x0F) * 4
+        rtp = udp + 8
+        seq = struct.unpack("!H", packet[rtp + 2 : rtp + 4])[0]
+        first_seq = seq if first_seq is None else first_seq
+        new_seq = (_SEQ_BASE + index * _SEQ_STEP + seq - first_seq) & 0xFFFF
+        struct.pack_into("!HI", packet, rtp + 2, new_seq, (_TS_BASE + index * _TS_STEP) & 0xFFFFFFFF)
+        struct.pack_into("!H", packet, udp + 6, 0)
+        out += head + packet
+    dest.write_bytes(bytes(out))
+    return dest
+
+
 def keys_then(first_after_s: float, text: str, gap_s: float = 0.6) -> list[tuple[float, str]]:
     """``text`` typed ``gap_s`` apart, the first key ``first_after_s`` after the previous one."""
     return [(first_after_s if i == 0 else gap_s, key) for i, key in enumerate(text)]
 
 
-def _keys_xml(bed: AsteriskInstance, keys: Keys) -> str:
+def _keys_xml(bed: AsteriskInstance, keys: Keys, workdir: Path) -> str:
     blocks = []
     for index, (delay, key) in enumerate(keys):
         if index and delay < MIN_KEY_GAP_S:
             raise TestbedError(
                 f"key {index} ({key!r}) follows the previous one after {delay} s < {MIN_KEY_GAP_S}"
             )
+        pcap = key_pcap(bed, key, index, workdir / f"key-{index:02d}.pcap")
         blocks.append(
             f'  <pause milliseconds="{int(delay * 1000)}"/>\n'
             f"  <nop>\n    <action>\n"
-            f'      <exec play_pcap_audio="{dtmf_pcap(bed, key)}"/>\n'
+            f'      <exec play_pcap_audio="{pcap}"/>\n'
             f"    </action>\n  </nop>\n"
         )
     return "".join(blocks)
@@ -309,7 +344,7 @@ class Caller:
         self.workdir = _workdir(bed, "caller")
         self.process: subprocess.Popen[bytes] | None = None
         self.started = 0.0
-        values = {"KEYS": _keys_xml(bed, self.keys), "HOLD_MS": str(int(hold_s * 1000))}
+        values = {"KEYS": _keys_xml(bed, self.keys, self.workdir), "HOLD_MS": str(int(hold_s * 1000))}
         inject: list[str] = []
         if caller_ids:
             for number in caller_ids:
@@ -330,12 +365,8 @@ class Caller:
 
     def start(self) -> Caller:
         self.started = time.monotonic()
-        self.process = self.bed.popen_in_root(
-            self.cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=(self.workdir / "stdout.log").open("wb"),
-            stderr=(self.workdir / "stderr.log").open("wb"),
-        )
+        with (self.workdir / "stdout.log").open("wb") as out, (self.workdir / "stderr.log").open("wb") as err:
+            self.process = self.bed.popen_in_root(self.cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         return self
 
     def running(self) -> bool:

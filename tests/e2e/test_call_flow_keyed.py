@@ -1,0 +1,111 @@
+"""A caller with a withheld number keys it in, hears it read back and confirms with 1.
+
+The key schedule is timed from the prompts' real lengths (the project's wav files and the root's
+digit recordings), aiming at the middle of each window, so the test holds on a slow machine too:
+the number is typed while (or after) "please enter your number" plays; the confirming 1 falls into
+"press 1 to confirm" or the wait after it; the early 1 of the second test falls into the read-back.
+"""
+
+from __future__ import annotations
+
+import os
+import wave
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.testbed import demo
+from tests.testbed.asterisk import PROJECT_ROOT, AsteriskInstance
+from tests.testbed.demo import DID, PRESS_AFTER_S, QUEUE
+from tests.testbed.sipp import Caller, keys_then
+from tests.testbed.wait import wait_for
+
+pytestmark = pytest.mark.e2e
+NewBed = Callable[..., AsteriskInstance]
+
+NUMBER = "2135550148"  # repeated keys on purpose: each key is its own RFC 2833 event
+TYPE_AFTER_S = 4.0  # after the exit key: the handler has started and "enter your number" plays
+KEY_GAP_S = 0.6
+
+
+def in_root(bed: AsteriskInstance, path: str) -> Path:
+    """``path`` inside the root, resolving the root's absolute symlinks component by component."""
+    current = bed.root
+    for part in Path(path).relative_to("/").parts:
+        current = current / part
+        for _ in range(20):
+            if not current.is_symlink():
+                break
+            target = os.readlink(current)
+            current = bed.root / target.lstrip("/") if target.startswith("/") else current.parent / target
+    return current
+
+
+def seconds(bed: AsteriskInstance, sound: str) -> float:
+    """How long ``sound`` plays: the project's 8 kHz wav, else the root's GSM recording (33 bytes/20 ms)."""
+    ours = PROJECT_ROOT / "freepbx_callback" / "sounds" / "en" / f"{sound}.wav"
+    if ours.exists():
+        with wave.open(str(ours)) as w:
+            return w.getnframes() / w.getframerate()
+    return in_root(bed, f"/usr/share/asterisk/sounds/en/{sound}.gsm").stat().st_size / 33 * 0.02
+
+
+def read_back_seconds(bed: AsteriskInstance, number: str) -> float:
+    """From the '#' to the start of "press 1 to confirm": "you entered" and the digits."""
+    return seconds(bed, "qcb-you-entered") + sum(seconds(bed, f"digits/{d}") for d in number)
+
+
+def typed(number: str) -> list[tuple[float, str]]:
+    """Exit the queue with 1 during the offer, then key the number and '#'."""
+    return [(PRESS_AFTER_S, "1"), *keys_then(TYPE_AFTER_S, number + "#", KEY_GAP_S)]
+
+
+def read_back(bed: AsteriskInstance) -> list[str]:
+    return [
+        line.text.split("'digits/")[1][0] for line in demo.log_lines(bed) if "Playing 'digits/" in line.text
+    ]
+
+
+def test_withheld_caller_keys_the_number_and_confirms(asterisk: NewBed, db_dsn: str) -> None:
+    demo.enable_queue(db_dsn)
+    bed = demo.callback_bed(asterisk, db_dsn)
+    confirm_window = seconds(bed, "qcb-confirm") + 6.0  # the prompt, then the handler's 6 s wait
+    confirm_at = read_back_seconds(bed, NUMBER) + confirm_window / 2
+
+    call = Caller(bed, QUEUE, [*typed(NUMBER), (confirm_at, "1")], hold_s=30, caller_id=None).start().wait()
+
+    assert call.bye_received and call.exit_code == 0, call.summary()
+    keyed = "".join(demo.key_of(line) for line in demo.keys_received(bed))
+    assert keyed == "1" + NUMBER + "#1", f"Asterisk received {keyed!r}"
+    assert read_back(bed) == list(NUMBER), "the number was not read back digit by digit"
+    for prompt in ("qcb-enter-number", "qcb-you-entered", "qcb-confirm", "qcb-accepted"):
+        assert len(demo.played(bed, prompt)) == 1, f"{prompt} was not played exactly once"
+    rows = demo.requests(db_dsn)
+    assert [(r["queue"], r["number"], r["did"], r["source"]) for r in rows] == [(QUEUE, NUMBER, DID, "agi")]
+
+
+def test_key_pressed_during_read_back_is_not_the_confirmation(asterisk: NewBed, db_dsn: str) -> None:
+    """Known bug of another module: a 1 pressed while the number is read back confirmed it."""
+    demo.enable_queue(db_dsn)
+    bed = demo.callback_bed(asterisk, db_dsn)
+    early = seconds(bed, "qcb-you-entered") + sum(seconds(bed, f"digits/{d}") for d in NUMBER) / 2
+
+    with Caller(bed, QUEUE, [*typed(NUMBER), (early, "1")], hold_s=90, caller_id=None) as caller:
+        # the confirm prompt times out (no key after it), so the handler asks for the number again
+        wait_for(lambda: len(demo.played(bed, "qcb-enter-number")) >= 2, 60, 0.2, "the second entry prompt")
+        confirm = demo.played(bed, "qcb-confirm")
+        digits = [line for line in demo.log_lines(bed) if "Playing 'digits/" in line.text]
+        last_one = demo.keys_received(bed, "1")[-1]
+        assert len(confirm) == 1 and digits, "the number was not read back before the confirm prompt"
+        assert digits[0].at < last_one.at < confirm[0].at, (
+            f"the 1 at {last_one.at} missed the read-back ({digits[0].at} .. {confirm[0].at}); timing off"
+        )
+        assert demo.requests(db_dsn) == [], "a key pressed during the read-back stored the request"
+        bed.ami_action({"Action": "Hangup", "Channel": "/^PJSIP/sipp-caller-.*$/"})
+        call = caller.wait()
+
+    assert call.bye_received, call.summary()
+    wait_for(lambda: "qcb-request.agi completed" in bed.log_text(), 15, message="the handler ended")
+    assert demo.requests(db_dsn) == [], "the request was stored after all"
+    assert demo.played(bed, "qcb-accepted") == []
