@@ -1,9 +1,9 @@
 """Burst: 50 callers in queue 400 press 1 within 2 seconds; every request is stored exactly once.
 
 One SIPp run places the 50 calls (distinct caller IDs from an injection file) fast enough that the 50
-exit keys reach Asterisk within 2 s; the handler runs in the FastAGI server on the host. The agi-bin
-variant (50 python processes started at once on a 2-core machine) runs only with
-QCB_E2E_BURST_AGI_BIN=1. The figures are printed and kept in test-artifacts/e2e/burst-<handler>.txt.
+exit keys reach Asterisk within 2 s; the handler runs once in the FastAGI server on the host and once
+as the agi-bin script (50 python processes started at once on a 2-core machine). The figures are printed
+and kept in test-artifacts/e2e/burst-<handler>.txt.
 """
 
 from __future__ import annotations
