@@ -37,6 +37,7 @@ from freepbx_callback.dialplan.render import render
 from freepbx_callback.journal import Journal
 from freepbx_callback.service import CallbackService
 from freepbx_callback.store import Store
+from tests.testbed import demo_dialer
 from tests.testbed.asterisk import AsteriskInstance, TestbedError
 from tests.testbed.asterisk_root import AsteriskRootUnavailable, ensure_root
 from tests.testbed.mariadb import ensure_server
@@ -359,19 +360,34 @@ def run_demo(fastagi_handler: bool = False) -> int:
         agi = None
         if fastagi_handler:
             agi = agi_url(stack.enter_context(fastagi(dsn, Path(tempfile.mkdtemp(prefix="qcb-demo-spool-")))))
-        bed = callback_bed(_new_bed(root), dsn, agi)
+        bed = callback_bed(_new_bed(root), dsn, agi, start=False)
+        agent, customer = demo_dialer.add_phones(bed, QUEUE)
+        bed.start()
         stack.callback(_stop_bed, bed, lambda: result["ok"])
+        stack.enter_context(agent)
+        stack.enter_context(customer)
         print(f"== Asterisk up in {bed.boot_seconds:.2f} s; handler: {agi or 'agi-bin/qcb-request.agi'}")
+        print("== the only agent is busy (paused) while the caller waits")
+        demo_dialer.pause_agent(bed, True)
         print(f"== calling queue {QUEUE} from {CALLER}; the caller presses 1 {PRESS_AFTER_S:.0f} s in")
         call = call_with_keys(bed, QUEUE, [(PRESS_AFTER_S, "1")], hold_s=30, caller_id=CALLER)
         with contextlib.suppress(AssertionError):
             wait_for(lambda: requests(dsn), 10, message="a request row")
-        steps = timeline(caller_steps(bed), request_steps(dsn), hangup_steps(call))
+        print("== the agent is free again; the dialer (the loop of `freepbx-callback serve`) calls back")
+        demo_dialer.pause_agent(bed, False)
+        spool = Path(tempfile.mkdtemp(prefix="qcb-demo-spool-"))
+        with demo_dialer.running_dialer(bed, dsn, spool), contextlib.suppress(AssertionError):
+            wait_for(lambda: any(r["status"] == "done" for r in requests(dsn)), 60, 0.2, "request done")
+        lines = [(line.at, line.text) for line in log_lines(bed)]
+        company = [
+            Step(*s) for s in demo_dialer.phone_steps(agent, customer) + demo_dialer.whisper_steps(lines)
+        ]
+        steps = timeline(caller_steps(bed), request_steps(dsn), hangup_steps(call), company)
         print("\n== what happened (UTC)")
         print(format_timeline(steps), end="")
         print("\n== freepbx-callback request list")
         print(run_cli(dsn, "request", "list").output, end="")
-        gaps = missing(steps)
+        gaps = missing(steps, CALLER_STORY + demo_dialer.DIALER_STORY)
         result["ok"] = not gaps
         if gaps:
             print(f"\nFAILED: the story is incomplete, missing {', '.join(gaps)}", file=sys.stderr)
