@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from freepbx_callback.ami import Ami, AmiConfig, AmiUnavailable
 from tests.testbed.asterisk_root import CHROOT_ENV, mounts_under
 from tests.testbed.wait import wait_for
 
@@ -152,97 +153,22 @@ def stage_python(dest: Path) -> Path:
 AmiMessage = dict[str, str]
 
 
-class AmiClient:
-    """A small blocking AMI client: one login, actions with fresh ActionIDs, events kept aside."""
+class AmiClient(Ami):
+    """The project's AMI client, with the test bed's habits: login errors are TestbedErrors and waiting
+    for an event that never comes fails the test."""
 
     def __init__(self, host: str, port: int, username: str, secret: str, timeout: float = 10.0) -> None:
-        self.host, self.port, self.timeout = host, port, timeout
-        self.events: list[AmiMessage] = []
-        self._buffer = b""
-        self._counter = 0
-        self._sock = socket.create_connection((host, port), timeout=timeout)
-        self.banner = self._read_line()
-        reply = self.action({"Action": "Login", "Username": username, "Secret": secret})
-        if not reply or reply[0].get("Response") != "Success":
-            self.close()
-            raise TestbedError(f"AMI login failed: {reply}")
-
-    def _read_line(self) -> str:
-        while b"\r\n" not in self._buffer:
-            self._fill()
-        line, self._buffer = self._buffer.split(b"\r\n", 1)
-        return line.decode("utf-8", "replace")
-
-    def _fill(self) -> None:
-        chunk = self._sock.recv(65536)
-        if not chunk:
-            raise TestbedError("AMI connection closed")
-        self._buffer += chunk
-
-    def read_message(self) -> AmiMessage:
-        while b"\r\n\r\n" not in self._buffer:
-            self._fill()
-        raw, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
-        message: AmiMessage = {}
-        for line in raw.decode("utf-8", "replace").split("\r\n"):
-            key, sep, value = line.partition(":")
-            if not sep:
-                continue
-            key, value = key.strip(), value.strip()
-            message[key] = f"{message[key]}\n{value}" if key in message else value
-        return message
-
-    def action(self, fields: Mapping[str, str], timeout: float | None = None) -> list[AmiMessage]:
-        """Send one action; return its response, then the events of its list up to the Complete one."""
-        self._counter += 1
-        action_id = f"qcb-{os.getpid()}-{self._counter}-{secrets.token_hex(3)}"
-        payload = {k: v for k, v in fields.items() if k.lower() != "actionid"}
-        lines = [f"{key}: {value}" for key, value in payload.items()] + [f"ActionID: {action_id}"]
-        self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        self._sock.settimeout(timeout or self.timeout)
-        out: list[AmiMessage] = []
-        in_list = False
-        while True:
-            message = self.read_message()
-            if message.get("ActionID") != action_id:
-                if "Event" in message:
-                    self.events.append(message)
-                continue
-            out.append(message)
-            if "Response" in message:
-                if message.get("EventList", "").lower() != "start":
-                    return out
-                in_list = True
-            elif in_list and message.get("EventList", "").lower() == "complete":
-                return out
+        try:
+            super().__init__(AmiConfig(username, secret, host, port), timeout)
+        except AmiUnavailable as exc:
+            raise TestbedError(str(exc)) from None
 
     def wait_event(self, predicate: Callable[[AmiMessage], bool], timeout: float) -> AmiMessage:
         """Return (and remove) the first kept or incoming event that matches ``predicate``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for index, event in enumerate(self.events):
-                if predicate(event):
-                    return self.events.pop(index)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"no matching AMI event within {timeout:.1f} s; kept: {self.events[-5:]}"
-                )
-            self._sock.settimeout(remaining)
-            try:
-                message = self.read_message()
-            except TimeoutError:
-                continue
-            if "Event" in message:
-                self.events.append(message)
-
-    def close(self) -> None:
-        try:
-            self._sock.settimeout(2)
-            self._sock.sendall(b"Action: Logoff\r\n\r\n")
-        except OSError:
-            pass
-        self._sock.close()
+        event = super().wait_event(predicate, timeout)
+        if event is None:
+            raise AssertionError(f"no matching AMI event within {timeout:.1f} s; kept: {self.events[-5:]}")
+        return event
 
 
 # ---------------------------------------------------------------------------------------- instance
