@@ -31,10 +31,7 @@ def test_press_1_then_agent_first_callback_with_whisper_and_did(
     bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
     agent = Uas(bed, "answer", ring_s=0.5)
     customer = Uas(bed, "answer", ring_s=0.5, hangup_after_s=4)
-    CallbackBed.configure(bed, "400", {"agent": agent}, customer)
-    cb = CallbackBed(bed, dsn)
-    cb.render(service)
-    bed.start()
+    cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, customer)
     with agent, customer:
         bed.ami_action({"Action": "QueuePause", "Interface": "PJSIP/agent", "Paused": "true"})
         call = call_and_press(bed, "400", dtmf_after_s=7, hold_s=30, caller_id="5551234")
@@ -79,10 +76,7 @@ def test_no_answer_retries_after_the_interval_then_fails(
     service.set_queue("400", enabled=True, did="5551000", notify_agents=False, attempts=2, retry_interval=10)
     bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
     agent, customer = Uas(bed, "answer", ring_s=0.2), Uas(bed, "noanswer")
-    CallbackBed.configure(bed, "400", {"agent": agent}, customer)
-    cb = CallbackBed(bed, dsn)
-    cb.render(service)
-    bed.start()
+    cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, customer)
     with agent, customer:
         request = service.request("400", "5551234").request
         assert request is not None
@@ -119,10 +113,7 @@ def test_no_agent_logged_in_dials_nothing_and_expires(
     service.set_queue("400", enabled=True, did="5551000", window=10)
     bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
     customer = Uas(bed, "answer")
-    CallbackBed.configure(bed, "400", {}, customer)
-    cb = CallbackBed(bed, dsn)
-    cb.render(service)
-    bed.start()
+    cb = CallbackBed.start(bed, dsn, service, {}, customer)
     with customer:
         request = service.request("400", "5551234").request
         assert request is not None
@@ -156,10 +147,7 @@ def test_customer_first_connects_only_after_the_customer_presses_1(
     bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
     agent = Uas(bed, "answer", ring_s=0.2)
     person = PressingUas(bed, press_after_s=4.5, hangup_after_s=12)
-    CallbackBed.configure(bed, "400", {"agent": agent}, person)
-    cb = CallbackBed(bed, dsn)
-    cb.render(service)
-    bed.start()
+    cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, person)
     with agent, person:
         request = service.request("400", "5551234").request
         assert request is not None
@@ -190,10 +178,7 @@ def test_customer_first_without_the_1_is_no_answer(
     bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
     agent = Uas(bed, "answer", ring_s=0.2)
     machine = Uas(bed, "answer", ring_s=0.2)
-    CallbackBed.configure(bed, "400", {"agent": agent}, machine)
-    cb = CallbackBed(bed, dsn)
-    cb.render(service)
-    bed.start()
+    cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, machine)
     with agent, machine:
         request = service.request("400", "5551234").request
         assert request is not None
@@ -213,7 +198,6 @@ def test_ami_down_or_originate_refused_burns_no_attempt(
     service.set_queue("400", enabled=True, did="5551000", notify_agents=False, min_talk=1)
     bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
     agent, customer = Uas(bed, "answer", ring_s=0.2), Uas(bed, "answer", hangup_after_s=2)
-    CallbackBed.configure(bed, "400", {"agent": agent}, customer)
     # A second manager account that may read queues but not originate.
     bed.extra_configs["manager.conf"] = (
         f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nport = {bed.ami_port}\n\n"
@@ -221,9 +205,7 @@ def test_ami_down_or_originate_refused_burns_no_attempt(
         "read = all\nwrite = all\n\n"
         "[readonly]\nsecret = readonly\npermit = 127.0.0.1/255.255.255.255\nread = all\nwrite = system\n"
     )
-    cb = CallbackBed(bed, dsn)
-    cb.render(service)
-    bed.start()
+    cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, customer)
     with agent, customer:
         request = service.request("400", "5551234").request
         assert request is not None

@@ -117,6 +117,23 @@ class CallbackBed:
         bed.queues = QUEUE.format(queue=queue, members=members)
         bed.extensions = EXTENSIONS.format(queue=queue)
 
+    @classmethod
+    def start(
+        cls,
+        bed: AsteriskInstance,
+        dsn: Dsn,
+        service: CallbackService,
+        agents: dict[str, Uas],
+        customer: Uas | None,
+        queue: str = "400",
+    ) -> CallbackBed:
+        """Configure the phones and queue, render the project's dialplan, start Asterisk."""
+        cls.configure(bed, queue, agents, customer)
+        cb = cls(bed, dsn, queue)
+        cb.render(service)
+        bed.start()
+        return cb
+
     def render(self, service: CallbackService, agi: str | None = None) -> None:
         rendered = render(service.queues(), "asterisk", agi or str(self.bed.agi_dir))
         rendered.write(self.bed.etc)
