@@ -118,7 +118,7 @@ class Dialer:
             for settings in self.service.queues():
                 if not settings.enabled:
                     continue
-                report.expired += self.service.expire_due(settings.queue)
+                report.expired += self.service.expire_due(settings)
                 if ami is not None:
                     self._release(ami, settings, report)
         except AmiUnavailable as exc:

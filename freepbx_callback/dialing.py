@@ -212,9 +212,10 @@ class DialingService:
         """Callbacks of ``queue`` dialled in the last ``seconds`` (maybe not yet visible in the queue)."""
         return self.store.recent_claims(queue, self.clock() - timedelta(seconds=seconds))
 
-    def expire_due(self, queue: str) -> list[int]:
+    def expire_due(self, queue: str | QueueSettings) -> list[int]:
         """Close pending requests of ``queue`` whose window passed with no free agent."""
-        settings = self.queue(queue)
+        settings = queue if isinstance(queue, QueueSettings) else self.queue(queue)
+        queue = settings.queue
         now = self.clock()
         expired = []
         for request_id in self.store.pending_past(queue, now - timedelta(seconds=settings.window)):
