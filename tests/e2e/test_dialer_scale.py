@@ -33,19 +33,6 @@ from tests.testbed.wait import wait_for
 Factory = Callable[..., AsteriskInstance]
 AGENTS = 8
 TEMPLATE = "Local/{number}@qcb-test-customers"
-QUEUES = """
-[400]
-strategy = leastrecent
-timeout = 10
-retry = 1
-joinempty = yes
-leavewhenempty = no
-ringinuse = no
-context =
-periodic-announce-frequency = 0
-{members}
-#include queues_qcb.conf
-"""
 EXTENSIONS = """
 [qcb-test-agents]
 exten => _agX,1,Set(DEVICE_STATE(Custom:${EXTEN})=INUSE)
@@ -86,7 +73,7 @@ def local_bed(asterisk: Factory, dsn: Dsn, service: CallbackService, agi_port: i
     members = "\n".join(
         f"member => Local/ag{i}@qcb-test-agents/n,0,agent{i},Custom:ag{i}" for i in range(AGENTS)
     )
-    bed.queues = QUEUES.format(members=members)
+    CallbackBed.configure(bed, "400", {}, None, extra_members=members, strategy="leastrecent")
     bed.extensions = EXTENSIONS
     cb = CallbackBed(bed, dsn)
     cb.render(service, agi=f"agi://127.0.0.1:{agi_port}")

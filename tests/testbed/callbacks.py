@@ -67,7 +67,7 @@ QUEUE = """
 persistentmembers = no
 
 [{queue}]
-strategy = ringall
+strategy = {strategy}
 timeout = 15
 retry = 1
 wrapuptime = 0
@@ -107,6 +107,7 @@ class CallbackBed:
         agents: dict[str, Uas],
         customer: Uas | None,
         extra_members: str = "",
+        strategy: str = "ringall",
     ) -> None:
         """Write pjsip peers and queues/extensions that include the rendered files (before start)."""
         peers = [pjsip_peer(name, uas.port) for name, uas in agents.items()]
@@ -114,7 +115,7 @@ class CallbackBed:
             peers.append(pjsip_peer("trunk", customer.port))
         bed.pjsip_extra = "\n".join(peers)
         members = "\n".join(f"member => PJSIP/{name}" for name in agents) + extra_members
-        bed.queues = QUEUE.format(queue=queue, members=members)
+        bed.queues = QUEUE.format(queue=queue, members=members, strategy=strategy)
         bed.extensions = EXTENSIONS.format(queue=queue)
 
     @classmethod
