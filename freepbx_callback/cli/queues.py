@@ -92,6 +92,11 @@ def queue_show(ctx: click.Context, queue_name: str, as_json: bool) -> None:
 @click.option("--clear-patterns", is_flag=True, help="Remove all block and allow patterns first.")
 @click.option("--min-talk", type=DURATION, help="Talk time that counts as a delivered callback.")
 @click.option(
+    "--keep-place/--no-keep-place",
+    default=None,
+    help="Call back only when no live caller who joined earlier is still waiting.",
+)
+@click.option(
     "--prompt",
     "prompt_overrides",
     multiple=True,

@@ -233,3 +233,12 @@ def test_clear_did_and_delete_queue(db_dsn: str) -> None:
     assert json.loads(run(db_dsn, "request", "show", "1", "--json").output)["status"] == "cancelled"
     assert run(db_dsn, "queue", "delete", "400").exit_code == 1
     assert json.loads(run(db_dsn, "queue", "list", "--json").output) == []
+
+
+def test_keep_place_flag(db_dsn: str) -> None:
+    shown = json.loads(run(db_dsn, "queue", "set", "400", "--keep-place", "--json").output)
+    assert shown["keep_place"] is True
+    assert (
+        json.loads(run(db_dsn, "queue", "set", "400", "--no-keep-place", "--json").output)["keep_place"]
+        is False
+    )

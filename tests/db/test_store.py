@@ -357,3 +357,17 @@ def test_a_deadlock_is_a_lost_race_not_a_crash(service: CallbackService, dsn: Ds
     for t in threads:
         t.join(timeout=60)
     assert sorted(outcomes) == ["committed", "lost"]
+
+
+def test_keep_place_releases_only_callers_who_joined_before_the_live_ones(
+    service: CallbackService, clock: Clock
+) -> None:
+    service.set_queue("400", enabled=True, keep_place=True)
+    early = service.request("400", "5551111", waited=120).request  # joined the queue 120 s ago
+    late = service.request("400", "5552222", waited=5).request  # joined 5 s ago
+    assert early is not None and late is not None
+    live_joined = clock.now - timedelta(seconds=60)  # a live caller who joined 60 s ago still waits
+    clock.advance(1)
+    claimed = [r.id for r, _ in service.claim("400", 5, "n", placed_before=live_joined)]
+    assert claimed == [early.id]
+    assert [r.id for r, _ in service.claim("400", 5, "n")] == [late.id]  # nobody waiting any more

@@ -221,3 +221,16 @@ def test_keep_place_in_line() -> None:
     assert policy.may_release(r, later, keep_place=True)
     assert policy.may_release(r, [], keep_place=True)
     assert policy.may_release(r, earlier, keep_place=False)
+
+
+def test_queue_status_split_into_our_callbacks_and_live_callers() -> None:
+    from freepbx_callback.dialer import joined_times
+
+    entries = [
+        {"Event": "QueueEntry", "Channel": "Local/s@qcb-callback-agent-first-0000001a;2", "Wait": "3"},
+        {"Event": "QueueEntry", "Channel": "PJSIP/caller-00000007", "Wait": "42"},
+        {"Event": "QueueEntry", "Channel": "PJSIP/caller-00000009", "Wait": "2"},
+    ]
+    ours, live = joined_times(entries, T0)
+    assert ours == 1
+    assert live == [T0 - timedelta(seconds=42), T0 - timedelta(seconds=2)]
