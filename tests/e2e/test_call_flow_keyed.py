@@ -109,3 +109,26 @@ def test_key_pressed_during_read_back_is_not_the_confirmation(asterisk: NewBed, 
     wait_for(lambda: "qcb-request.agi completed" in bed.log_text(), 15, message="the handler ended")
     assert demo.requests(db_dsn) == [], "the request was stored after all"
     assert demo.played(bed, "qcb-accepted") == []
+
+
+def test_three_failed_entries_send_the_caller_back_to_the_queue(asterisk: NewBed, db_dsn: str) -> None:
+    """Withheld caller who only presses '#' (no number) three times: told each time, then queued again."""
+    demo.enable_queue(db_dsn)
+    bed = demo.callback_bed(asterisk, db_dsn)
+    # After each empty entry: "invalid number", then "enter your number" again; the next '#' lands in it.
+    again = seconds(bed, "qcb-invalid-number") + seconds(bed, "qcb-enter-number") / 2
+    keys = [(PRESS_AFTER_S, "1"), (TYPE_AFTER_S, "#"), (again, "#"), (again, "#")]
+
+    with Caller(bed, QUEUE, keys, hold_s=90, caller_id=None) as caller:
+        wait_for(lambda: len(demo.played(bed, "qcb-back-to-queue")) == 1, 60, 0.2, "sent back to the queue")
+        entries = wait_for(lambda: demo.waiting_callers(bed), 10, 0.2, f"the caller waiting in queue {QUEUE}")
+        assert caller.running(), "the caller was hung up instead of queued"
+        assert len(demo.played(bed, "qcb-enter-number")) == 3
+        assert len(demo.played(bed, "qcb-invalid-number")) == 3
+        assert demo.played(bed, "qcb-accepted") == [] and demo.requests(db_dsn) == []
+        assert f"no request stored (no_number), back to queue {QUEUE}" in bed.log_text()
+        bed.ami_action({"Action": "Hangup", "Channel": entries[0]["Channel"]})
+        call = caller.wait()
+
+    assert call.bye_received, call.summary()
+    assert demo.requests(db_dsn) == []
