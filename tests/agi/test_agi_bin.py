@@ -1,0 +1,65 @@
+"""The agi-bin scripts as Asterisk starts them: a process fed the AGI conversation on stdin.
+
+On FreePBX the package lives in /opt/freepbx-callback/venv while Asterisk runs the script with the
+system python3; the script must then re-run itself with the virtualenv's python ($QCB_PYTHON here).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from freepbx_callback.service import CallbackService
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "agi-bin"
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def play(cmd: list[str], env: dict[str, str], agi_env: str) -> list[str]:
+    """Be Asterisk for one AGI run: send the environment, answer every command with success."""
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd="/"
+    )
+    assert proc.stdin and proc.stdout
+    proc.stdin.write(agi_env.encode())
+    proc.stdin.flush()
+    commands = []
+    while line := proc.stdout.readline():
+        commands.append(line.decode().strip())
+        proc.stdin.write(b"200 result=1 (5551000)\n" if b"FROM_DID" in line else b"200 result=0\n")
+        proc.stdin.flush()
+    proc.stdin.close()
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert proc.wait(timeout=30) == 0, stderr
+    return commands
+
+
+def agi_env(callerid: str) -> str:
+    return f"agi_request: qcb-request.agi\nagi_uniqueid: 1764.{callerid}\nagi_callerid: {callerid}\n\n"
+
+
+def test_script_stores_the_request(service: CallbackService, db_dsn: str) -> None:
+    service.set_queue("400", enabled=True)
+    env = {**os.environ, "QCB_DSN": db_dsn, "PYTHONPATH": str(SCRIPTS.parent)}
+    commands = play([sys.executable, str(SCRIPTS / "qcb-request.agi"), "400"], env, agi_env("5551234"))
+    assert any(c.startswith("SET VARIABLE") and "QCB_NEXT" in c and "hangup" in c for c in commands), commands
+    [r] = service.list()
+    assert (r.number, r.did, r.source) == ("5551234", "5551000", "agi")
+
+
+def test_system_python_hands_over_to_the_virtualenv(service: CallbackService, db_dsn: str) -> None:
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        pytest.skip(f"no {SYSTEM_PYTHON} on this machine")
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import freepbx_callback"], cwd="/", capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip(f"{SYSTEM_PYTHON} itself has the package: nothing to hand over")
+    service.set_queue("400", enabled=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(QCB_DSN=db_dsn, QCB_PYTHON=sys.executable)
+    play([SYSTEM_PYTHON, str(SCRIPTS / "qcb-request.agi"), "400"], env, agi_env("5552222"))
+    [r] = service.list()
+    assert r.number == "5552222"
