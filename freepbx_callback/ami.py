@@ -92,6 +92,8 @@ class Ami:
     def _fill(self) -> None:
         try:
             chunk = self._sock.recv(65536)
+        except TimeoutError:
+            raise  # the caller decides: no answer in time is not a lost connection
         except OSError as exc:
             raise AmiUnavailable(f"AMI connection lost: {exc}") from None
         if not chunk:
