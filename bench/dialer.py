@@ -191,8 +191,8 @@ def latency_table(server: MariaDB, root: Path) -> list[tuple[str, str]]:
             subprocess.run(
                 [
                     sys.executable,
-                    "-c",
-                    "from freepbx_callback.cli import main; main()",
+                    "-m",
+                    "freepbx_callback",
                     "--dsn",
                     dsn.url(),
                     "dial",
@@ -255,8 +255,8 @@ def rss_table(server: MariaDB, root: Path) -> list[tuple[str, str]]:
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-c",
-            "from freepbx_callback.cli import main; main()",
+            "-m",
+            "freepbx_callback",
             "--dsn",
             dsn.url(),
             "serve",

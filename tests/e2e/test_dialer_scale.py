@@ -150,8 +150,8 @@ def test_dialer_killed_mid_tick_loses_nothing_and_dials_nothing_twice(
     cb = local_bed(asterisk, dsn, service, fastagi.server_address[1])
     cli = [
         sys.executable,
-        "-c",
-        "from freepbx_callback.cli import main; main()",
+        "-m",
+        "freepbx_callback",
         "--dsn",
         dsn.url(),
         "dial",
