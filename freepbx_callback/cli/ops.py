@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..config import ConfigError, resolve_dsn
-from ..dialplan.render import DEFAULT_AGI_DIR, TARGETS, RenderError, render
+from ..dialplan.render import DEFAULT_AGI_DIR, DEFAULT_ASTERISK_VERSION, TARGETS, RenderError, render
 from ..prompts import install_sounds
 from ..store import Store, StoreError
 from .base import DURATION, Context, Group, cli, emit, json_option, service_of, table
@@ -86,6 +86,12 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     help="agi-bin folder of the qcb-*.agi scripts, or agi://host:port of `freepbx-callback serve`.",
 )
 @click.option(
+    "--asterisk-version",
+    default=DEFAULT_ASTERISK_VERSION,
+    show_default=True,
+    help="The running Asterisk's version (`asterisk -V` output works): Queue()'s gosub slot moved in 21.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
@@ -93,10 +99,12 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
 )
 @json_option
 @click.pass_context
-def dialplan(ctx: click.Context, target: str, agi: str, output: Path | None, as_json: bool) -> None:
+def dialplan(
+    ctx: click.Context, target: str, agi: str, asterisk_version: str, output: Path | None, as_json: bool
+) -> None:
     """Render the dialplan and queue settings for the queues that offer a callback."""
     try:
-        rendered = render(service_of(ctx).queues(), target, agi)
+        rendered = render(service_of(ctx).queues(), target, agi, asterisk_version)
     except RenderError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:

@@ -35,6 +35,30 @@ class RenderError(ValueError):
     pass
 
 
+DEFAULT_ASTERISK_VERSION = "22"
+# Queue(queue,options,URL,announceoverride,timeout,AGI,macro,gosub,...) up to Asterisk 20; app_macro went
+# away in 21 and the gosub moved to the 7th argument:
+# Queue(queue,options,URL,announceoverride,timeout,AGI,gosub,...).
+GOSUB_SLOT_MOVED_IN = 21
+_VERSION = re.compile(
+    r"\s*(?:Asterisk\s+)?(?:certified[/-])?(\d{1,3})(?:\.\d+)*(?:[-~+][A-Za-z0-9.~+-]*)?\s*", re.IGNORECASE
+)
+
+
+def asterisk_major(version: str) -> int:
+    """``22.10.1``, ``Asterisk 20.5.0`` or ``certified/18.9-cert7`` → the major version."""
+    match = _VERSION.fullmatch(version or "")
+    if match is None:
+        raise RenderError(f"--asterisk-version {version!r}: a version such as 22.10.1 or 'Asterisk 20.5.0'")
+    return int(match.group(1))
+
+
+def queue_app(major: int) -> str:
+    """The callback's Queue() line with the whisper gosub in the slot this Asterisk reads it from."""
+    gap = ",," if major >= GOSUB_SLOT_MOVED_IN else ",,,"
+    return f"Queue(${{QCB_QUEUE}},,,,${{QCB_AGENT_TIMEOUT}}{gap}qcb-callback-whisper)"
+
+
 @dataclass(frozen=True)
 class Rendered:
     extensions: str
@@ -72,7 +96,12 @@ def queue_settings(q: QueueSettings) -> dict[str, str]:
     }
 
 
-def render(queues: list[QueueSettings], target: str = "asterisk", agi: str = DEFAULT_AGI_DIR) -> Rendered:
+def render(
+    queues: list[QueueSettings],
+    target: str = "asterisk",
+    agi: str = DEFAULT_AGI_DIR,
+    asterisk_version: str = DEFAULT_ASTERISK_VERSION,
+) -> Rendered:
     if target not in TARGETS:
         raise RenderError(f"target {target!r}: one of {', '.join(TARGETS)}")
     enabled = [policy.validate_settings(q) for q in sorted(queues, key=lambda q: q.queue) if q.enabled]
@@ -84,6 +113,7 @@ def render(queues: list[QueueSettings], target: str = "asterisk", agi: str = DEF
         "settings": settings,
         "agi_request": agi_target(agi, "request"),
         "agi_outcome": agi_target(agi, "outcome"),
+        "queue_app": queue_app(asterisk_major(asterisk_version)),
     }
     return Rendered(
         extensions=_ENV.get_template("extensions.conf.j2").render(context),
