@@ -34,6 +34,8 @@ class CliRunner {
 	private $command;
 	/** @var int seconds */
 	private $timeout;
+	/** @var array<string, string|null> --help output by command */
+	private $helpCache = array();
 
 	/**
 	 * @param string|null $path explicit path; else $QCB_CLI, else the first of DEFAULT_PATHS that exists
@@ -79,12 +81,33 @@ class CliRunner {
 
 	/** Whether the CLI knows a (sub)command, e.g. array('dialplan'). */
 	public function has(array $command) {
-		try {
-			$result = $this->run(array_merge($command, array('--help')));
-		} catch (CliError $e) {
-			return false;
+		return $this->help($command) !== null;
+	}
+
+	/** The --help text of a (sub)command, or null when the CLI does not know it. */
+	public function help(array $command) {
+		$key = implode(' ', $command);
+		if (!array_key_exists($key, $this->helpCache)) {
+			try {
+				$result = $this->run(array_merge($command, array('--help')));
+				$this->helpCache[$key] = $result['exit'] === 0 ? $result['stdout'] : null;
+			} catch (CliError $e) {
+				$this->helpCache[$key] = null;
+			}
 		}
-		return $result['exit'] === 0;
+		return $this->helpCache[$key];
+	}
+
+	/**
+	 * The values an option accepts, as the CLI's own --help lists them (`--mode [agent-first|customer-first]`),
+	 * so the page offers exactly what the CLI takes. Empty when the option has no fixed choices.
+	 */
+	public function choices(array $command, $option) {
+		$help = $this->help($command);
+		if ($help === null || !preg_match('/^\s*' . preg_quote($option, '/') . '\s+\[([^\]\s]+)\]/m', $help, $m)) {
+			return array();
+		}
+		return explode('|', $m[1]);
 	}
 
 	/**
@@ -147,13 +170,13 @@ class CliRunner {
 
 	/**
 	 * Run a command that prints JSON; returns the decoded value.
+	 * `--json` goes before a `--` in $args (everything after `--` is an argument, never an option).
 	 * @throws CliError with the CLI's own message when it fails
 	 */
 	public function json(array $args) {
-		$result = $this->run(array_merge($args, array('--json')));
+		$result = $this->run(self::withJson($args));
 		if ($result['exit'] !== 0) {
-			$detail = self::errorLine($result['stderr']);
-			throw new CliError($detail !== '' ? $detail : sprintf('freepbx-callback exited with %d', $result['exit']), $result['exit'], $detail);
+			throw self::failure($result);
 		}
 		$data = json_decode($result['stdout'], true);
 		if ($data === null && trim($result['stdout']) !== 'null') {
@@ -162,16 +185,58 @@ class CliRunner {
 		return $data;
 	}
 
-	/** The "error: ..." line of the CLI's stderr, without the prefix (the last one wins). */
+	/**
+	 * Run a command that prints a JSON report whatever its exit status (`doctor` exits 1 when a check
+	 * fails); returns array('exit' => int, 'data' => decoded JSON).
+	 * @throws CliError when it printed no JSON
+	 */
+	public function report(array $args) {
+		$result = $this->run(self::withJson($args));
+		$data = json_decode($result['stdout'], true);
+		if (!is_array($data)) {
+			throw $result['exit'] !== 0 ? self::failure($result) : new CliError('freepbx-callback printed no JSON', -1);
+		}
+		return array('exit' => $result['exit'], 'data' => $data);
+	}
+
+	/** Run a command for its exit status; throws with the CLI's message unless it exits 0. */
+	public function check(array $args) {
+		$result = $this->run($args);
+		if ($result['exit'] !== 0) {
+			throw self::failure($result);
+		}
+		return $result;
+	}
+
+	private static function withJson(array $args) {
+		$end = array_search('--', $args, true);
+		if ($end === false) {
+			$args[] = '--json';
+		} else {
+			array_splice($args, $end, 0, array('--json'));
+		}
+		return $args;
+	}
+
+	private static function failure(array $result) {
+		$detail = self::errorLine($result['stderr']);
+		return new CliError($detail !== '' ? $detail : sprintf('freepbx-callback exited with %d', $result['exit']), $result['exit'], $detail);
+	}
+
+	/**
+	 * The CLI's error line without its prefix: `error: ...` (its own errors) or `Error: ...` (a refused
+	 * option or argument); the last one wins; else the first line it printed.
+	 */
 	public static function errorLine($stderr) {
 		$found = '';
+		$first = '';
 		foreach (preg_split('/\r?\n/', (string)$stderr) as $line) {
-			if (strpos($line, 'error: ') === 0) {
-				$found = substr($line, 7);
-			} elseif ($found === '' && trim($line) !== '') {
-				$found = trim($line);
+			if (preg_match('/^(?:error|Error): (.*)$/', $line, $m)) {
+				$found = trim($m[1]);
+			} elseif ($first === '' && trim($line) !== '') {
+				$first = trim($line);
 			}
 		}
-		return $found;
+		return $found !== '' ? $found : $first;
 	}
 }

@@ -1,22 +1,30 @@
 <?php
-// The overview: statistics, queues with their callback settings, and the requests table.
-// Vars: $messages, $errors, $stats, $queues (FreePBX queues), $settings (ours), $conflicts, $requests, $status.
+// The overview: health, statistics, queues with their callback settings, and the requests table.
+// Vars: $messages, $errors, $health (Health::report()), $stats, $queues (FreePBX queues: number => name),
+// $settings (ours, by queue), $conflicts, $requests, $status, $statuses (what the CLI's --status takes).
 if (!defined('FREEPBX_IS_AUTH')) { die('No direct script access allowed'); }
 $h = function ($value) { return htmlspecialchars((string)$value, ENT_QUOTES | ENT_SUBSTITUTE, 'UTF-8'); };
+// Labels of the values the CLI prints; a value without a label is shown as the CLI printed it.
 $statusLabels = array(
 	'pending' => _('Pending'), 'dialing' => _('Dialing'), 'done' => _('Done'), 'failed' => _('Failed'),
 	'expired' => _('Expired'), 'cancelled' => _('Cancelled'),
 );
+$modeLabels = array('agent-first' => _('Agent first'), 'customer-first' => _('Customer first'));
+$label = function (array $labels, $value) { return isset($labels[$value]) ? $labels[$value] : (string)$value; };
+$time = function ($iso) { return str_replace(array('T', 'Z'), array(' ', ''), (string)$iso); };
 $byStatus = $stats && isset($stats['by_status']) ? $stats['by_status'] : array();
 $count = function ($key) use ($byStatus) { return isset($byStatus[$key]) ? (int)$byStatus[$key] : 0; };
 $median = $stats && isset($stats['median_seconds_to_callback']) ? $stats['median_seconds_to_callback'] : null;
 $allQueues = $queues;
 foreach ($settings as $num => $row) {
 	if (!isset($allQueues[$num])) {
-		$allQueues[$num] = array('descr' => _('(not a FreePBX queue)'), 'ivr_id' => '', 'callback_id' => '');
+		$allQueues[$num] = null;
 	}
 }
 ksort($allQueues, SORT_NATURAL);
+if ($status !== '' && !in_array($status, $statuses, true)) {
+	$statuses[] = $status;
+}
 ?>
 <div class="container-fluid qcb-page" id="qcb-page">
 	<h1><?php echo _('Queue Callback'); ?></h1>
@@ -28,6 +36,8 @@ ksort($allQueues, SORT_NATURAL);
 		<div class="alert alert-danger qcb-error" role="alert"><?php echo $h($error); ?></div>
 	<?php } ?>
 	</div>
+
+	<?php include __DIR__ . '/health.php'; ?>
 
 	<div class="row qcb-stats" id="qcb-stats">
 		<?php
@@ -61,24 +71,24 @@ ksort($allQueues, SORT_NATURAL);
 		<?php if (!$allQueues) { ?>
 			<tr><td colspan="8"><?php echo _('No queues yet: add one under Applications → Queues.'); ?></td></tr>
 		<?php } ?>
-		<?php foreach ($allQueues as $num => $q) {
+		<?php foreach ($allQueues as $num => $name) {
 			$s = isset($settings[$num]) ? $settings[$num] : null;
 			$on = $s && !empty($s['enabled']);
 			$conflict = isset($conflicts[$num]) ? $conflicts[$num] : '';
 		?>
 			<tr data-queue="<?php echo $h($num); ?>">
 				<td><?php echo $h($num); ?></td>
-				<td><?php echo $h($q['descr']); ?></td>
+				<td><?php echo $h($name === null ? _('(not a FreePBX queue)') : $name); ?></td>
 				<td>
 					<span class="label badge <?php echo $on ? 'label-success badge-success' : 'label-default badge-secondary'; ?> qcb-state"><?php echo $on ? _('On') : _('Off'); ?></span>
 					<?php if ($conflict !== '') { ?>
 					<span class="text-warning qcb-conflict" title="<?php echo $h(sprintf(_('The queue break-out is taken by %s; callers are not offered a callback.'), $conflict)); ?>">⚠ <?php echo $h($conflict); ?></span>
 					<?php } ?>
 				</td>
-				<td><?php echo $h($s ? $s['did'] : ''); ?></td>
-				<td><?php echo $h($s ? ($s['mode'] === 'customer-first' ? _('Customer first') : _('Agent first')) : ''); ?></td>
-				<td><?php echo $h($s ? $s['attempts'] : ''); ?></td>
-				<td><?php echo $s ? ($s['notify_agents'] ? _('Yes') : _('No')) : ''; ?></td>
+				<td><?php echo $h($s && isset($s['did']) ? $s['did'] : ''); ?></td>
+				<td><?php echo $h($s && isset($s['mode']) ? $label($modeLabels, $s['mode']) : ''); ?></td>
+				<td><?php echo $h($s && isset($s['attempts']) ? $s['attempts'] : ''); ?></td>
+				<td><?php echo $s && isset($s['notify_agents']) ? ($s['notify_agents'] ? _('Yes') : _('No')) : ''; ?></td>
 				<td><a class="btn btn-default btn-sm btn-outline-secondary qcb-edit" href="?display=queuecallback&amp;view=form&amp;queue=<?php echo rawurlencode($num); ?>"><?php echo _('Edit'); ?></a></td>
 			</tr>
 		<?php } ?>
@@ -91,8 +101,8 @@ ksort($allQueues, SORT_NATURAL);
 		<label for="qcb-status"><?php echo _('Status'); ?></label>
 		<select name="status" id="qcb-status" class="form-control input-sm">
 			<option value=""><?php echo _('All'); ?></option>
-			<?php foreach ($statusLabels as $value => $label) { ?>
-			<option value="<?php echo $h($value); ?>"<?php echo $status === $value ? ' selected' : ''; ?>><?php echo $h($label); ?></option>
+			<?php foreach ($statuses as $value) { ?>
+			<option value="<?php echo $h($value); ?>"<?php echo $status === $value ? ' selected' : ''; ?>><?php echo $h($label($statusLabels, $value)); ?></option>
 			<?php } ?>
 		</select>
 		<button type="submit" class="btn btn-default btn-sm qcb-filter-go"><?php echo _('Show'); ?></button>
@@ -108,16 +118,16 @@ ksort($allQueues, SORT_NATURAL);
 			<tr class="qcb-empty"><td colspan="9"><?php echo _('No callback requests.'); ?></td></tr>
 		<?php } ?>
 		<?php foreach ($requests as $r) {
-			$open = in_array($r['status'], array('pending', 'dialing'), true);
+			$open = \FreePBX\modules\Queuecallback\Requests::isOpen($r);
 		?>
 			<tr data-request="<?php echo $h($r['id']); ?>">
 				<td><?php echo $h($r['id']); ?></td>
 				<td><?php echo $h($r['queue']); ?></td>
 				<td><?php echo $h($r['number']); ?></td>
-				<td class="qcb-status" data-status="<?php echo $h($r['status']); ?>"><?php echo $h(isset($statusLabels[$r['status']]) ? $statusLabels[$r['status']] : $r['status']); ?></td>
+				<td class="qcb-status" data-status="<?php echo $h($r['status']); ?>"><?php echo $h($label($statusLabels, $r['status'])); ?></td>
 				<td><?php echo $h($r['attempts']); ?></td>
-				<td><?php echo $h(str_replace(array('T', 'Z'), array(' ', ''), (string)$r['requested_at'])); ?></td>
-				<td><?php echo $open ? $h(str_replace(array('T', 'Z'), array(' ', ''), (string)$r['next_attempt_at'])) : ''; ?></td>
+				<td><?php echo $h($time($r['requested_at'])); ?></td>
+				<td><?php echo $open ? $h($time($r['next_attempt_at'])) : ''; ?></td>
 				<td><?php echo $h(isset($r['last_outcome']) ? $r['last_outcome'] : ''); ?></td>
 				<td class="qcb-actions">
 					<?php if ($open) { ?>

@@ -1,15 +1,17 @@
 <?php
 // The "Callback" tab on FreePBX's queue form (module.xml <hooks>, Queues::hookTabs). Its fields post with the
-// queue form; Queuecallback::queuesPageInit() stores them after the queues module saved the queue.
-// Vars: $queue ('' when adding), $settings, $error, $conflict.
+// queue form; lib/QueueTab.php stores them after the queues module saved the queue.
+// Vars: $queue ('' when adding), $settings (`queue show`; a switch the CLI did not print is left unchosen),
+// $error, $conflict.
 if (!defined('FREEPBX_IS_AUTH')) { die('No direct script access allowed'); }
 use FreePBX\modules\Queuecallback as Q;
 $h = function ($value) { return htmlspecialchars((string)$value, ENT_QUOTES | ENT_SUBSTITUTE, 'UTF-8'); };
+$on = function ($key) use ($settings) { return array_key_exists($key, $settings) && $settings[$key] !== null ? (bool)$settings[$key] : null; };
 $radio = function ($name, $on) use ($h) {
 	return '<span class="radioset">'
-		. '<input type="radio" name="' . $name . '" id="' . $name . 'yes" value="1"' . ($on ? ' checked' : '') . '>'
+		. '<input type="radio" name="' . $name . '" id="' . $name . 'yes" value="1"' . ($on === true ? ' checked' : '') . '>'
 		. '<label for="' . $name . 'yes">' . $h(Q::t('Yes')) . '</label>'
-		. '<input type="radio" name="' . $name . '" id="' . $name . 'no" value="0"' . ($on ? '' : ' checked') . '>'
+		. '<input type="radio" name="' . $name . '" id="' . $name . 'no" value="0"' . ($on === false ? ' checked' : '') . '>'
 		. '<label for="' . $name . 'no">' . $h(Q::t('No')) . '</label></span>';
 };
 ?>
@@ -23,14 +25,14 @@ $radio = function ($name, $on) use ($h) {
 <div class="element-container">
 	<div class="row form-group">
 		<div class="col-md-3"><label class="control-label" for="qcb_enabledyes"><?php echo $h(Q::t('Offer callback')); ?></label></div>
-		<div class="col-md-9"><?php echo $radio('qcb_enabled', !empty($settings['enabled'])); ?>
+		<div class="col-md-9"><?php echo $radio('qcb_enabled', $on('enabled')); ?>
 			<span class="help-block form-text text-muted"><?php echo $h(Q::t('Callers waiting in this queue hear the offer and can press 1 to be called back.')); ?></span></div>
 	</div>
 </div>
 <div class="element-container">
 	<div class="row form-group">
 		<div class="col-md-3"><label class="control-label" for="qcb_notify_agentsyes"><?php echo $h(Q::t('Notify agents about callbacks')); ?></label></div>
-		<div class="col-md-9"><?php echo $radio('qcb_notify_agents', !empty($settings['notify_agents'])); ?>
+		<div class="col-md-9"><?php echo $radio('qcb_notify_agents', $on('notify_agents')); ?>
 			<span class="help-block form-text text-muted"><?php echo $h(Q::t('The agent hears "callback for <number>" before being connected.')); ?></span></div>
 	</div>
 </div>

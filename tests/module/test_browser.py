@@ -1,7 +1,8 @@
 """The page in a real browser: `php -S` serves it through the harness router, headless Chromium drives it.
 
-Toggles callback on for a queue and saves (checked in the database), cancels a request (checked in the
-database), and saves a screenshot to test-artifacts/queuecallback-page.png.
+Toggles callback on for a queue and saves (checked in the database), cancels a request and calls it again
+(checked in the database), shows the CLI's refusal of a bad value, and saves a screenshot to
+test-artifacts/queuecallback-page.png.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def site(dsn: Dsn, db_url_fixture: str, tmp_path: Path) -> Iterator[str]:
     )
     query(
         dsn,
-        "INSERT INTO queues_config (extension, descr, ivr_id) VALUES ('400', 'Sales', '0'),"
-        " ('401', 'Support', '0'), ('402', 'Billing', '5')",
+        "INSERT INTO queues_config (extension, descr, ivr_id) VALUES ('400', 'Sales', 'none'),"
+        " ('401', 'Support', 'none'), ('402', 'Billing', '5')",
     )
     harness_dir = tmp_path / "harness"
     harness_dir.mkdir()
@@ -174,7 +175,7 @@ def test_toggle_save_cancel_and_screenshot(
     browser.find_element(By.CSS_SELECTOR, 'label[for="qcb-enabled-yes"]').click()
     did = browser.find_element(By.ID, "qcb-did")
     did.clear()
-    did.send_keys("+1 555 1000")
+    did.send_keys("+15551000")
     browser.find_element(By.CSS_SELECTOR, '#qcb-offer-recording option[value="7"]').click()
     browser.find_element(By.ID, "submit").click()
     message = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".qcb-message")))
@@ -193,12 +194,24 @@ def test_toggle_save_cancel_and_screenshot(
         )
     )
     assert query(dsn, "SELECT status FROM qcb_requests WHERE id = %s", request_id) == [("cancelled",)]
+    assert not row.find_elements(By.CSS_SELECTOR, ".qcb-cancel")
+
+    # Call it again ("retry"): the request is open again.
+    row.find_element(By.CSS_SELECTOR, ".qcb-retry").click()
+    wait.until(
+        ec.presence_of_element_located(
+            (By.CSS_SELECTOR, f'tr[data-request="{request_id}"] .qcb-status[data-status="pending"]')
+        )
+    )
+    assert query(dsn, "SELECT status FROM qcb_requests WHERE id = %s", request_id) == [("pending",)]
+    assert "called again" in browser.find_element(By.CSS_SELECTOR, "#qcb-messages .qcb-message").text
 
     # The overview after both changes, for a human to look at.
     browser.get(f"{site}/admin/config.php?display=queuecallback")
     wait.until(ec.presence_of_element_located((By.ID, "qcb-requests")))
     on = browser.find_element(By.CSS_SELECTOR, 'tr[data-queue="400"] .qcb-state').text
     assert on == "On"
+    assert browser.find_element(By.ID, "qcb-health").is_displayed()
     assert "IVR" in browser.find_element(By.CSS_SELECTOR, 'tr[data-queue="402"]').text
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT))

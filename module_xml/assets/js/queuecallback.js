@@ -17,12 +17,21 @@
 		box.appendChild(div);
 	}
 
+	// The status as the filter list labels it (the page's translation), else as the CLI printed it.
+	function statusLabel(status) {
+		var options = document.querySelectorAll('#qcb-status option');
+		for (var i = 0; i < options.length; i++) {
+			if (options[i].value === status) { return options[i].textContent; }
+		}
+		return status;
+	}
+
 	function statusCell(row, request) {
 		var cell = row.querySelector('.qcb-status');
 		if (!cell || !request) { return; }
 		cell.setAttribute('data-status', request.status);
-		cell.textContent = request.status;
-		if (request.status !== 'pending' && request.status !== 'dialing') {
+		cell.textContent = statusLabel(request.status);
+		if (request.closed_at) {
 			var cancel = row.querySelector('.qcb-cancel');
 			if (cancel) { cancel.closest('form').remove(); }
 		}

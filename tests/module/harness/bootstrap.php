@@ -95,12 +95,20 @@ class HarnessConfig {
 	}
 }
 
-/** FreePBX::Job() (BMO/Job.class.php addCommand/remove/getAll). */
+/** FreePBX::Job() (BMO/Job.class.php addCommand/addClass/remove/getAll). */
 class HarnessJob {
 	public function addCommand($modulename, $jobname, $command, $schedule, $max_runtime = 30, $enabled = true) {
+		$this->add($modulename, $jobname, $command, null, $schedule, $max_runtime, $enabled);
+	}
+
+	public function addClass($modulename, $jobname, $class, $schedule, $max_runtime = 30, $enabled = true) {
+		$this->add($modulename, $jobname, null, $class, $schedule, $max_runtime, $enabled);
+	}
+
+	private function add($modulename, $jobname, $command, $class, $schedule, $max_runtime, $enabled) {
 		$jobs = HarnessState::get('jobs', array());
 		$jobs[$modulename . '/' . $jobname] = array(
-			'modulename' => $modulename, 'jobname' => $jobname, 'command' => $command,
+			'modulename' => $modulename, 'jobname' => $jobname, 'command' => $command, 'class' => $class,
 			'schedule' => $schedule, 'max_runtime' => $max_runtime, 'enabled' => $enabled,
 		);
 		HarnessState::set('jobs', $jobs);
@@ -136,11 +144,19 @@ class HarnessCron {
 	}
 }
 
-/** FreePBX::Notifications() (BMO/Notifications.class.php add_warning/delete). */
+/** FreePBX::Notifications() (BMO/Notifications.class.php add_critical/add_warning/delete). */
 class HarnessNotifications {
-	public function add_warning($module, $id, $display_text, $extended_text = '', $link = '', $reset = true, $candelete = false) {
+	public function add_critical($module, $id, $display_text, $extended_text = '', $link = '', $reset = true, $candelete = false) {
+		$this->add('critical', $module, $id, $display_text, $extended_text, $link);
+	}
+
+	public function add_warning($module, $id, $display_text, $extended_text = '', $link = '', $reset = false, $candelete = false) {
+		$this->add('warning', $module, $id, $display_text, $extended_text, $link);
+	}
+
+	private function add($level, $module, $id, $display_text, $extended_text, $link) {
 		$all = HarnessState::get('notifications', array());
-		$all[$module . '/' . $id] = array('level' => 'warning', 'text' => $display_text, 'extended' => $extended_text);
+		$all[$module . '/' . $id] = array('level' => $level, 'text' => $display_text, 'extended' => $extended_text, 'link' => $link);
 		HarnessState::set('notifications', $all);
 	}
 
@@ -171,12 +187,40 @@ class HarnessRecordings {
 	}
 }
 
-/** FreePBX::Queues() (modules/queues Queues.class.php listQueues). */
+/** FreePBX::Queues() (modules/queues Queues.class.php listQueues: rows of array(extension, descr)). */
 class HarnessQueues {
 	public function listQueues($listall = false) {
 		$rows = FreePBX::create()->Database->query('SELECT extension, descr FROM queues_config ORDER BY extension')->fetchAll(PDO::FETCH_NUM);
 		return $rows;
 	}
+}
+
+/**
+ * modules/queues functions.inc/geters_seters.php queues_get($account, true): here only the part the module
+ * reads, 'context': `ivr-<ivr_id>` when the queue has an IVR break-out (ivr_id neither 'none' nor ''; the IVR
+ * module counts as installed), `queuecallback-<id>` for VQPlus only where vqplus_callback_get() exists; [] when
+ * there is no such queue. Tests make the `queues_config` table it reads.
+ */
+function queues_get($account, $queues_conf_only = false) {
+	$stmt = FreePBX::create()->Database->prepare('SELECT ivr_id, callback_id FROM queues_config WHERE extension = ?');
+	$stmt->execute(array((string)$account));
+	$config = $stmt->fetch(PDO::FETCH_ASSOC);
+	if (!$config) {
+		return array();
+	}
+	$results = array('context' => '', 'periodic-announce' => '');
+	if ($config['ivr_id'] != 'none' && $config['ivr_id'] != '') {
+		$results['context'] = 'ivr-' . $config['ivr_id'];
+	} elseif ($config['callback_id'] != 'none' && $config['callback_id'] != '' && function_exists('vqplus_callback_get')) {
+		$results['context'] = 'queuecallback-' . $config['callback_id'];
+	}
+	return $results;
+}
+
+/** admin/functions.inc.php engine_getinfo(): the running Asterisk (state.json asterisk_version, else 22.10.1). */
+function engine_getinfo($force_read = false) {
+	$version = HarnessState::get('asterisk_version', '22.10.1');
+	return array('engine' => 'asterisk', 'version' => $version, 'additional' => '', 'raw' => 'Asterisk ' . $version);
 }
 
 /** The FreePBX object: FreePBX::create(), $freepbx->X / FreePBX::X() (BMO/BMO.class.php, Self_Helper). */
@@ -381,6 +425,20 @@ function out($text) {
 bindtextdomain('queuecallback', QCB_MODULE_DIR . '/i18n');
 bind_textdomain_codeset('queuecallback', 'UTF-8');
 textdomain('queuecallback');
+
+require_once __DIR__ . '/backup.php';
+
+// admin/functions.inc.php fpbx_framework_autoloader(): \FreePBX\modules\<Module>\A\B is
+// modules/<module>/A/B.php (how FreePBX finds a module's Backup, Restore and Job classes).
+spl_autoload_register(function ($class) {
+	if (stripos($class, 'FreePBX\\modules\\Queuecallback\\') !== 0) {
+		return;
+	}
+	$file = QCB_MODULE_DIR . '/' . str_replace('\\', '/', substr($class, strlen('FreePBX\\modules\\Queuecallback\\'))) . '.php';
+	if (file_exists($file)) {
+		include $file;
+	}
+});
 
 // FreePBX's BMO autoloader loads modules/<raw>/<Class>.class.php on first use of FreePBX::<Class>().
 require_once QCB_MODULE_DIR . '/Queuecallback.class.php';

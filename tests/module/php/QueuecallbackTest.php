@@ -16,7 +16,7 @@ class QueuecallbackTest extends TestCase {
 		$this->db = FreePBX::create()->Database;
 		$this->db->exec('CREATE TABLE IF NOT EXISTS queues_config (extension VARCHAR(20) NOT NULL PRIMARY KEY, descr VARCHAR(35) NOT NULL DEFAULT \'\', ivr_id VARCHAR(8) NOT NULL DEFAULT \'0\', callback_id VARCHAR(8) NOT NULL DEFAULT \'\')');
 		$this->db->exec('DELETE FROM queues_config');
-		$this->db->exec("INSERT INTO queues_config (extension, descr, ivr_id, callback_id) VALUES ('400', 'Sales', '0', ''), ('401', 'Support', '3', ''), ('402', '<script>alert(1)</script>', '', 'none')");
+		$this->db->exec("INSERT INTO queues_config (extension, descr, ivr_id, callback_id) VALUES ('400', 'Sales', 'none', ''), ('401', 'Support', '3', ''), ('402', '<script>alert(1)</script>', '', 'none')");
 		$this->db->exec('SET FOREIGN_KEY_CHECKS = 0');
 		foreach (array('qcb_events', 'qcb_attempts', 'qcb_requests', 'qcb_queues') as $table) {
 			$this->db->exec("DELETE FROM $table");
@@ -24,7 +24,9 @@ class QueuecallbackTest extends TestCase {
 		$this->db->exec('SET FOREIGN_KEY_CHECKS = 1');
 		$_REQUEST = $_POST = $_GET = array();
 		$_SERVER['REQUEST_METHOD'] = 'GET';
-		putenv('QCB_STUB_EXIT');
+		foreach (array('EXIT', 'DIALPLAN', 'ARGS', 'DOCTOR', 'DOCTOR_EXIT', 'QUEUE_HELP', 'DELETE_EXIT', 'BACKUP', 'RESTORED') as $name) {
+			putenv('QCB_STUB_' . $name);
+		}
 	}
 
 	private function module($cliPath = null) {
@@ -63,24 +65,40 @@ class QueuecallbackTest extends TestCase {
 		$_REQUEST = array_merge($_GET, $fields);
 	}
 
-	private function stubDialplan(array $data) {
-		$file = HarnessState::dir() . '/dialplan.json';
-		file_put_contents($file, json_encode($data));
-		putenv('QCB_STUB_DIALPLAN=' . $file);
+	/** The stub CLI (harness/stub-cli.sh) with $name's answer in a file; returns the stub's path. */
+	private function stub($name = null, $content = null) {
+		if ($name !== null) {
+			$file = HarnessState::dir() . '/stub-' . strtolower($name);
+			file_put_contents($file, is_string($content) ? $content : json_encode($content));
+			putenv('QCB_STUB_' . $name . '=' . $file);
+		}
 		putenv('QCB_REAL_CLI=' . CliRunner::locate());
 		return __DIR__ . '/../harness/stub-cli.sh';
 	}
 
+	private function stubDialplan(array $data) {
+		return $this->stub('DIALPLAN', $data);
+	}
+
+	private function notices() {
+		return HarnessState::get('notifications', array());
+	}
+
 	// --- install / uninstall --------------------------------------------------------------------------
 
-	public function testInstallMigratesAndRegistersTheDialerJob() {
+	public function testInstallMigratesAndRegistersTheDialerAndHealthJobs() {
 		$this->module()->install();
 		$jobs = FreePBX::Job()->getAll();
-		$this->assertCount(1, $jobs);
+		$this->assertCount(2, $jobs);
 		$this->assertSame('queuecallback', $jobs[0]['modulename']);
 		$this->assertSame('dial', $jobs[0]['jobname']);
 		$this->assertSame(CliRunner::locate() . ' dial', $jobs[0]['command']);
 		$this->assertSame('* * * * *', $jobs[0]['schedule']);
+		$this->assertSame('health', $jobs[1]['jobname']);
+		$this->assertNull($jobs[1]['command']);
+		// FreePBX's Job runner takes a class that implements its TaskInterface, found by its autoloader.
+		$this->assertTrue(class_exists($jobs[1]['class']));
+		$this->assertContains('FreePBX\\Job\\TaskInterface', class_implements($jobs[1]['class']));
 		$this->assertGreaterThan(0, (int)$this->db->query('SELECT MAX(version) FROM qcb_schema')->fetchColumn());
 	}
 
@@ -148,22 +166,29 @@ class QueuecallbackTest extends TestCase {
 
 	private function form(array $overrides = array()) {
 		return array_merge(array(
-			'action' => 'save', 'queue' => '400', 'enabled' => '1', 'did' => '+1 555-1000', 'attempts' => '3',
-			'retry_interval' => '120', 'window' => '900', 'offer_every' => '45', 'mode' => 'customer-first',
+			'action' => 'save', 'queue' => '400', 'enabled' => '1', 'did' => '+15551000', 'attempts' => '3',
+			'retry_interval' => '2m', 'window' => '900', 'offer_every' => '45', 'mode' => 'customer-first',
 			'notify_agents' => '0', 'language' => 'ru', 'max_pending' => '', 'block_patterns' => "_1900NXXXXXX\n+44",
 			'allow_patterns' => '', 'offer_recording' => 'default',
 		), $overrides);
 	}
 
+	private function save(Queuecallback $module, array $fields) {
+		$module->page()->errors = $module->page()->messages = array();
+		$this->post($fields);
+		$module->doConfigPageInit('queuecallback');
+		return $module->page();
+	}
+
 	public function testSavingTheQueueFormWritesTheSettings() {
 		$module = $this->module();
-		$this->post($this->form());
-		$module->doConfigPageInit('queuecallback');
-		$this->assertSame(array(), $module->errors);
-		$this->assertStringContainsString('Queue 400 saved', $module->messages[0]);
+		$page = $this->save($module, $this->form());
+		$this->assertSame(array(), $page->errors);
+		$this->assertStringContainsString('Queue 400 saved', $page->messages[0]);
 		$row = $this->queueRow('400');
 		$this->assertSame('1', (string)$row['enabled']);
 		$this->assertSame('+15551000', $row['did']);
+		// "2m" is the CLI's duration syntax: the page passes what was typed.
 		$this->assertSame(array('3', '120', '900', '45'), array((string)$row['attempts'], (string)$row['retry_interval'], (string)$row['window_s'], (string)$row['offer_every']));
 		$this->assertSame('customer-first', $row['mode']);
 		$this->assertSame('0', (string)$row['notify_agents']);
@@ -173,39 +198,56 @@ class QueuecallbackTest extends TestCase {
 		$this->assertStringContainsString('+44', $row['block_patterns']);
 		$this->assertTrue(HarnessState::get('need_reload'));
 
-		// Saving again with fewer patterns replaces them (no merging with the old list).
-		$this->post($this->form(array('block_patterns' => '+44', 'enabled' => '0')));
-		$module->doConfigPageInit('queuecallback');
+		// Saving again with fewer patterns replaces them (no merging with the old list); an empty DID clears it.
+		$this->save($module, $this->form(array('block_patterns' => '+44', 'enabled' => '0', 'did' => '')));
 		$row = $this->queueRow('400');
 		$this->assertSame('0', (string)$row['enabled']);
+		$this->assertNull($row['did']);
 		$this->assertStringNotContainsString('1900', (string)$row['block_patterns']);
 	}
 
-	public function testMalformedInputIsRefusedBeforeTheCliRuns() {
+	public function testEmptyFieldsLeaveTheValuesToTheCli() {
 		$module = $this->module();
-		$this->post($this->form(array('did' => 'x;Dial(1)', 'attempts' => '99', 'mode' => 'both', 'block_patterns' => '1${EXTEN}')));
-		$module->doConfigPageInit('queuecallback');
-		$this->assertFalse($this->queueRow('400'));
-		$text = implode(' ', $module->errors);
-		$this->assertStringContainsString('DID', $text);
-		$this->assertStringContainsString('Attempts', $text);
-		$this->assertStringContainsString('Mode', $text);
-		$this->assertStringContainsString('Pattern', $text);
-		$this->assertSame('form', $_REQUEST['view']);
-
-		$this->post($this->form(array('queue' => '400;rm -rf /')));
-		$module->doConfigPageInit('queuecallback');
-		$this->assertSame(0, (int)$this->db->query('SELECT COUNT(*) FROM qcb_queues')->fetchColumn());
+		$page = $this->save($module, array('action' => 'save', 'queue' => '400', 'enabled' => '1', 'attempts' => '', 'mode' => '', 'language' => ''));
+		$this->assertSame(array(), $page->errors);
+		$shown = json_decode($this->cli(array('queue', 'show', '400', '--json')), true);
+		$row = $this->queueRow('400');
+		$this->assertSame((string)$shown['attempts'], (string)$row['attempts']);
+		$this->assertSame($shown['mode'], $row['mode']);
+		$this->assertSame($shown['language'], $row['language']);
 	}
 
-	public function testTheCliHasTheLastWordAndItsMessageIsShown() {
+	public function testTheCliChecksTheInputAndItsMessageIsShown() {
 		$module = $this->module();
-		// Right shape for the page, refused by the Python rules (a pattern with an unclosed range).
-		$this->post($this->form(array('block_patterns' => '_1[23')));
-		$module->doConfigPageInit('queuecallback');
-		$this->assertFalse($this->queueRow('400'));
-		$this->assertNotEmpty($module->errors);
-		$this->assertStringNotContainsString('Traceback', $module->errors[0]);
+		$cases = array(
+			array('attempts' => '99'),
+			array('did' => 'x;Dial(1)'),
+			array('mode' => 'both'),
+			array('language' => 'xx'),
+			array('retry_interval' => 'soon'),
+			array('block_patterns' => '_1[23'),
+			array('queue' => '400;rm -rf /'),
+		);
+		foreach ($cases as $case) {
+			$page = $this->save($module, $this->form($case));
+			$this->assertCount(1, $page->errors, json_encode($case));
+			$this->assertStringNotContainsString('Traceback', $page->errors[0]);
+			$this->assertStringNotContainsString('Usage:', $page->errors[0]);
+			$this->assertSame('form', $_REQUEST['view']);
+		}
+		$this->assertSame(0, (int)$this->db->query('SELECT COUNT(*) FROM qcb_queues')->fetchColumn());
+		$this->assertStringContainsString('99', $this->save($module, $this->form(array('attempts' => '99')))->errors[0]);
+		$this->assertStringContainsString('DID', $this->save($module, $this->form(array('did' => 'x;Dial(1)')))->errors[0]);
+	}
+
+	public function testTypedValuesNeverBecomeOptions() {
+		$this->cli(array('queue', 'set', '400', '--enable'));
+		$module = $this->module();
+		$page = $this->save($module, $this->form(array('did' => '--disable', 'attempts' => '--no-notify-agents')));
+		$this->assertNotEmpty($page->errors);
+		$row = $this->queueRow('400');
+		$this->assertSame('1', (string)$row['enabled']);
+		$this->assertSame('1', (string)$row['notify_agents']);
 	}
 
 	public function testAGetRequestChangesNothing() {
@@ -221,34 +263,29 @@ class QueuecallbackTest extends TestCase {
 			array('id' => '8', 'displayname' => 'Two parts', 'filename' => 'custom/a&custom/b', 'description' => ''),
 		));
 		$module = $this->module();
-		$this->post($this->form(array('offer_recording' => '7')));
-		$module->doConfigPageInit('queuecallback');
-		$this->assertSame(array(), $module->errors);
+		$this->assertSame(array(), $this->save($module, $this->form(array('offer_recording' => '7')))->errors);
 		$this->assertStringContainsString('offer=custom/our-offer', $this->queueRow('400')['prompts']);
 
-		$this->post($this->form(array('offer_recording' => '999')));
-		$module->doConfigPageInit('queuecallback');
-		$this->assertStringContainsString('does not exist', implode(' ', $module->errors));
+		$page = $this->save($module, $this->form(array('offer_recording' => '999')));
+		$this->assertStringContainsString('does not exist', implode(' ', $page->errors));
 
-		$module->errors = array();
-		$this->post($this->form(array('offer_recording' => 'default')));
-		$module->doConfigPageInit('queuecallback');
-		$this->assertSame(array(), $module->errors);
+		$this->assertSame(array(), $this->save($module, $this->form(array('offer_recording' => 'default')))->errors);
 		$this->assertStringNotContainsString('offer=', (string)$this->queueRow('400')['prompts']);
 	}
 
 	public function testCancelAndRetryFromThePage() {
 		$id = $this->addRequest('400', '5551234');
 		$module = $this->module();
-		$this->post(array('action' => 'cancel', 'id' => (string)$id));
-		$module->doConfigPageInit('queuecallback');
+		$this->save($module, array('action' => 'cancel', 'id' => (string)$id));
 		$this->assertSame('cancelled', $this->requestStatus($id));
-		$this->post(array('action' => 'retry', 'id' => (string)$id));
-		$module->doConfigPageInit('queuecallback');
+		$page = $this->save($module, array('action' => 'retry', 'id' => (string)$id));
+		$this->assertStringContainsString("Request $id will be called again", $page->messages[0]);
 		$this->assertSame('pending', $this->requestStatus($id));
-		$this->post(array('action' => 'cancel', 'id' => '1 OR 1=1'));
-		$module->doConfigPageInit('queuecallback');
-		$this->assertStringContainsString('not a request number', end($module->errors));
+		$page = $this->save($module, array('action' => 'cancel', 'id' => '1 OR 1=1'));
+		$this->assertStringContainsString('not a valid integer', end($page->errors));
+		$page = $this->save($module, array('action' => 'cancel', 'id' => '-' . $id));
+		$this->assertNotEmpty($page->errors);
+		$this->assertSame('pending', $this->requestStatus($id));
 	}
 
 	// --- AJAX -----------------------------------------------------------------------------------------
@@ -256,7 +293,7 @@ class QueuecallbackTest extends TestCase {
 	public function testOnlyDeclaredAjaxCommandsAreAllowed() {
 		$module = $this->module();
 		$setting = array();
-		foreach (array('requests', 'cancel', 'retry', 'savequeue', 'stats', 'queues') as $command) {
+		foreach (array('requests', 'cancel', 'retry', 'savequeue', 'stats', 'queues', 'health') as $command) {
 			$this->assertTrue($module->ajaxRequest($command, $setting), $command);
 		}
 		$this->assertFalse($module->ajaxRequest('delete', $setting));
@@ -273,6 +310,7 @@ class QueuecallbackTest extends TestCase {
 		$reply = $module->ajaxHandler();
 		$this->assertTrue($reply['status'], $reply['message']);
 		$this->assertSame('cancelled', $reply['request']['status']);
+		$this->assertNotEmpty($reply['request']['closed_at']);
 		$this->assertSame('cancelled', $this->requestStatus($id));
 
 		$_SERVER['REQUEST_METHOD'] = 'GET';
@@ -281,7 +319,9 @@ class QueuecallbackTest extends TestCase {
 		$this->assertSame(array($other), array_map(function ($r) { return (int)$r['id']; }, $reply['requests']));
 
 		$_REQUEST = array('command' => 'requests', 'status' => 'nonsense');
-		$this->assertFalse($module->ajaxHandler()['status']);
+		$reply = $module->ajaxHandler();
+		$this->assertFalse($reply['status']);
+		$this->assertStringContainsString('nonsense', $reply['message']);
 
 		$_REQUEST = array('command' => 'stats');
 		$reply = $module->ajaxHandler();
@@ -329,25 +369,143 @@ class QueuecallbackTest extends TestCase {
 		$_REQUEST = array('display' => 'queuecallback');
 		$html = $this->module()->showPage();
 		$this->assertStringContainsString('id="qcb-requests"', $html);
+		$this->assertStringContainsString('id="qcb-health"', $html);
 		$this->assertStringContainsString('5551234', $html);
 		$this->assertStringContainsString('data-stat="median"', $html);
 		$this->assertStringContainsString('&lt;script&gt;alert(1)&lt;/script&gt;', $html);
 		$this->assertStringNotContainsString('<script>alert(1)', $html);
-		$this->assertMatchesRegularExpression('/data-queue="401".*an IVR break-out/s', $html);
+		$this->assertMatchesRegularExpression('/data-queue="401".*an IVR break-out \(IVR 3\)/s', $html);
+		$this->assertDoesNotMatchRegularExpression('/data-queue="400"[^\n]*\n[^\n]*\n[^\n]*qcb-conflict/', $html);
 	}
 
-	public function testTheFormShowsSettingsAndRefusesABadQueueName() {
+	public function testTheStatusFilterOffersWhatTheCliTakes() {
+		$_REQUEST = array('display' => 'queuecallback', 'status' => 'cancelled');
+		$html = $this->module()->showPage();
+		$statuses = (new CliRunner())->choices(array('request', 'list'), '--status');
+		$this->assertContains('cancelled', $statuses);
+		preg_match_all('/<option value="([a-z]+)"/', substr($html, strpos($html, 'id="qcb-status"')), $m);
+		$this->assertSame($statuses, array_slice($m[1], 0, count($statuses)));
+		$this->assertStringContainsString('<option value="cancelled" selected>', $html);
+	}
+
+	public function testTheFormShowsSettingsAndRefusesAnUnknownQueue() {
 		$this->cli(array('queue', 'set', '400', '--enable', '--did', '5551000'));
 		$_REQUEST = array('display' => 'queuecallback', 'view' => 'form', 'queue' => '400');
 		$html = $this->module()->showPage();
 		$this->assertStringContainsString('name="did" value="5551000"', $html);
 		$this->assertMatchesRegularExpression('/id="qcb-enabled-yes" value="1" checked/', $html);
+		$this->assertMatchesRegularExpression('/<option value="agent-first" selected>/', $html);
 		$this->assertStringContainsString('class="fpbx-submit"', $html);
 
 		$_REQUEST = array('display' => 'queuecallback', 'view' => 'form', 'queue' => '"><script>');
 		$html = $this->module()->showPage();
 		$this->assertStringNotContainsString('"><script>', $html);
+		$this->assertStringContainsString('There is no queue', $html);
 		$this->assertStringContainsString('id="qcb-requests"', $html);
+	}
+
+	public function testTheFormOfAQueueWithoutSettingsLeavesUnknownValuesUnchosen() {
+		$_REQUEST = array('display' => 'queuecallback', 'view' => 'form', 'queue' => '402');
+		$html = $this->module()->showPage();
+		$this->assertMatchesRegularExpression('/id="qcb-enabled-no" value="0" checked/', $html);
+		$this->assertDoesNotMatchRegularExpression('/id="qcb-notify-agents-(yes|no)" value="[01]" checked/', $html);
+		$this->assertMatchesRegularExpression('/<select[^>]*name="mode"><option value="" selected>/', $html);
+		$modes = (new CliRunner())->choices(array('queue', 'set'), '--mode');
+		$this->assertContains('customer-first', $modes);
+		foreach ($modes as $mode) {
+			$this->assertStringContainsString('<option value="' . $mode . '">', $html);
+		}
+	}
+
+	public function testTheFormOffersTheChoicesTheCliLists() {
+		$help = "Options:\n  --mode [agent-first|customer-first|robot-first]\n                                  Who is called first.\n  --language [ru|en|de]           Language of the prompts.\n";
+		$cli = $this->stub('QUEUE_HELP', $help);
+		$_REQUEST = array('display' => 'queuecallback', 'view' => 'form', 'queue' => '400');
+		$html = $this->module($cli)->showPage();
+		$this->assertStringContainsString('<option value="robot-first">robot-first</option>', $html);
+		$this->assertStringContainsString('<option value="de">', $html);
+	}
+
+	// --- health -----------------------------------------------------------------------------------------
+
+	private function doctor(array $report, $exit = 0) {
+		putenv('QCB_STUB_DOCTOR_EXIT=' . $exit);
+		return $this->stub('DOCTOR', $report);
+	}
+
+	public function testHealthShowsDoctorAndRaisesNotifications() {
+		$cli = $this->doctor(array(
+			'ok' => false,
+			'checks' => array(
+				array('check' => 'config', 'ok' => true, 'detail' => 'mysql://freepbx@localhost/asterisk'),
+				array('check' => 'database', 'ok' => false, 'detail' => "cannot read /etc/freepbx.conf: permission denied"),
+			),
+			'journal' => array('waiting' => 3, 'oldest_age_s' => 420),
+			'daemon' => array('up' => false, 'last_tick_at' => '2026-01-02T03:04:05Z', 'ami_ok' => false, 'node' => 'pbx1'),
+		), 1);
+		$_REQUEST = array('display' => 'queuecallback');
+		$html = $this->module($cli)->showPage();
+		$this->assertStringContainsString('data-ok="0"', $html);
+		$this->assertMatchesRegularExpression('/data-fact="daemon">not running \(node pbx1\)/', $html);
+		$this->assertMatchesRegularExpression('/data-fact="last_tick">2026-01-02 03:04:05 UTC/', $html);
+		$this->assertMatchesRegularExpression('/data-fact="ami">failed/', $html);
+		$this->assertMatchesRegularExpression('/data-fact="journal">3 request\(s\) waiting, the oldest for 7 min/', $html);
+		$this->assertMatchesRegularExpression('/data-check="database".*permission denied/', $html);
+		$this->assertStringNotContainsString('data-check="config"', $html);
+		$notices = $this->notices();
+		$this->assertSame('critical', $notices['queuecallback/journal']['level']);
+		$this->assertStringContainsString('3 callback request(s) wait in the local journal', $notices['queuecallback/journal']['extended']);
+		$this->assertStringContainsString('/etc/freepbx.conf', $notices['queuecallback/journal']['extended']);
+		$this->assertSame('warning', $notices['queuecallback/health']['level']);
+		$this->assertStringContainsString('database: cannot read /etc/freepbx.conf', $notices['queuecallback/health']['extended']);
+
+		// All well again: both notifications go.
+		$cli = $this->doctor(array(
+			'ok' => true,
+			'checks' => array(array('check' => 'database', 'ok' => true, 'detail' => 'connected')),
+			'journal' => array('waiting' => 0, 'oldest_age_s' => null),
+			'daemon' => array('up' => true, 'last_tick_at' => gmdate('Y-m-d\TH:i:s\Z'), 'ami_ok' => true, 'node' => 'pbx1'),
+		));
+		$html = $this->module($cli)->showPage();
+		$this->assertStringContainsString('data-ok="1"', $html);
+		$this->assertMatchesRegularExpression('/data-fact="journal">empty/', $html);
+		$this->assertSame(array(), $this->notices());
+	}
+
+	public function testHealthFromAnOlderDoctorWithoutJournalOrDaemon() {
+		$cli = $this->doctor(array('ok' => true, 'checks' => array(array('check' => 'schema', 'ok' => true, 'detail' => 'version 3'))));
+		$_REQUEST = array('display' => 'queuecallback');
+		$html = $this->module($cli)->showPage();
+		$this->assertStringContainsString('data-ok="1"', $html);
+		$this->assertMatchesRegularExpression('/data-fact="daemon">not reported/', $html);
+		$this->assertMatchesRegularExpression('/data-fact="journal">unknown/', $html);
+		$this->assertSame(array(), $this->notices());
+	}
+
+	public function testHealthWithTheRealDoctor() {
+		$report = $this->module()->health()->check();
+		$this->assertSame('', $report['error']);
+		$names = array_map(function ($c) { return $c['check']; }, $report['checks']);
+		$this->assertContains('database', $names);
+	}
+
+	public function testHealthWhenTheCliCannotRun() {
+		$_REQUEST = array('display' => 'queuecallback');
+		$html = $this->module('/nonexistent/freepbx-callback')->showPage();
+		$this->assertStringContainsString('doctor did not answer', $html);
+		$this->assertStringContainsString('data-ok="0"', $html);
+		$this->assertArrayHasKey('queuecallback/health', $this->notices());
+	}
+
+	public function testTheHealthJobRunsDoctor() {
+		$this->module($this->doctor(array('ok' => false, 'checks' => array(array('check' => 'database', 'ok' => false, 'detail' => 'down'))), 1));
+		$output = new class {
+			public $lines = array();
+			public function writeln($line) { $this->lines[] = $line; }
+		};
+		$this->assertTrue(\FreePBX\modules\Queuecallback\Job::run(null, $output));
+		$this->assertSame(array('queuecallback: database: down'), $output->lines);
+		$this->assertArrayHasKey('queuecallback/health', $this->notices());
 	}
 
 	// --- queue form tab -------------------------------------------------------------------------------
@@ -374,6 +532,7 @@ class QueuecallbackTest extends TestCase {
 		$_REQUEST = array('display' => 'queues', 'view' => 'form', 'extdisplay' => '');
 		$tabs = $module->queuesTab();
 		$this->assertMatchesRegularExpression('/id="qcb_enabledno" value="0" checked/', $tabs[0]['content']);
+		$this->assertDoesNotMatchRegularExpression('/id="qcb_notify_agents(yes|no)" value="[01]" checked/', $tabs[0]['content']);
 		$_REQUEST = array('action' => 'add', 'account' => '499', 'qcb_present' => '1', 'qcb_enabled' => '1');
 		$module->doConfigPageInit('queues');
 		$this->assertFalse($this->queueRow('499'));
@@ -381,14 +540,62 @@ class QueuecallbackTest extends TestCase {
 		$_REQUEST = array('action' => 'edit', 'account' => '400');
 		$module->doConfigPageInit('queues');
 		$this->assertFalse($this->queueRow('400'));
+		// A queue without settings saved with callback left off gets none.
+		$_REQUEST = array('action' => 'edit', 'account' => '400', 'qcb_present' => '1', 'qcb_enabled' => '0');
+		$module->doConfigPageInit('queues');
+		$this->assertFalse($this->queueRow('400'));
+		// Switched on from the tab: stored, with the CLI's values for the rest.
+		$_REQUEST = array('action' => 'add', 'account' => '400', 'qcb_present' => '1', 'qcb_enabled' => '1');
+		$module->doConfigPageInit('queues');
+		$this->assertSame('1', (string)$this->queueRow('400')['enabled']);
 	}
 
-	public function testDeletingTheQueueTurnsCallbackOff() {
-		$this->cli(array('queue', 'set', '400', '--enable'));
-		$_REQUEST = array('display' => 'queues', 'action' => 'delete', 'account' => '400');
-		$this->module()->doConfigPageInit('queues');
+	public function testDeletingTheQueueForgetsItsSettingsAndCancelsItsRequests() {
+		$id = $this->addRequest('400', '5551234');
+		$this->cli(array('queue', 'set', '401', '--enable'));
+		$module = $this->module();
+		// The queues module's own handler ran first and deleted queue 400.
+		$this->db->exec("DELETE FROM queues_config WHERE extension = '400'");
+		$_REQUEST = $_GET = array('display' => 'queues', 'action' => 'delete', 'account' => '400');
+		$module->doConfigPageInit('queues');
+		$this->assertFalse($this->queueRow('400'));
+		$this->assertSame('cancelled', $this->requestStatus($id));
+		$this->assertSame('1', (string)$this->queueRow('401')['enabled']);
+		// Deleting a queue that never had callback settings is quiet.
+		$this->db->exec("DELETE FROM queues_config WHERE extension = '402'");
+		$_REQUEST = array('display' => 'queues', 'action' => 'delete', 'account' => '402');
+		$this->assertSame(array('status' => true), $module->doConfigPageInit('queues'));
+		$this->assertSame(array(), $this->notices());
+	}
+
+	public function testAnEditIsNotADelete() {
+		$id = $this->addRequest('400', '5551234');
+		$this->cli(array('queue', 'set', '400', '--did', '5551000', '--attempts', '4'));
+		$module = $this->module();
+		// FreePBX's edit is queues_del() + queues_add() inside the queues module: here it is action=edit.
+		$_REQUEST = array('display' => 'queues', 'action' => 'edit', 'account' => '400', 'qcb_present' => '1', 'qcb_enabled' => '1', 'qcb_notify_agents' => '0');
+		$module->doConfigPageInit('queues');
 		$row = $this->queueRow('400');
-		$this->assertTrue($row === false || (string)$row['enabled'] === '0');
+		$this->assertSame(array('1', '0', '5551000', '4'), array((string)$row['enabled'], (string)$row['notify_agents'], $row['did'], (string)$row['attempts']));
+		$this->assertSame('pending', $this->requestStatus($id));
+		// A delete the queues module did not carry out (the queue is still there) forgets nothing.
+		$_REQUEST = array('display' => 'queues', 'action' => 'delete', 'account' => '400');
+		$this->assertNull($module->doConfigPageInit('queues'));
+		$this->assertNotFalse($this->queueRow('400'));
+		$this->assertSame('pending', $this->requestStatus($id));
+	}
+
+	public function testADeleteTheCliCouldNotCarryOutRaisesANotice() {
+		$this->cli(array('queue', 'set', '400', '--enable'));
+		putenv('QCB_STUB_DELETE_EXIT=3');
+		$module = $this->module($this->stub());
+		$this->db->exec("DELETE FROM queues_config WHERE extension = '400'");
+		$_REQUEST = array('display' => 'queues', 'action' => 'delete', 'account' => '400');
+		$result = $module->doConfigPageInit('queues');
+		$this->assertFalse($result['status']);
+		$notice = $this->notices()['queuecallback/queue-400'];
+		$this->assertStringContainsString('database unreachable', $notice['extended']);
+		$this->assertStringContainsString('freepbx-callback queue delete 400', $notice['extended']);
 	}
 
 	// --- dialplan -------------------------------------------------------------------------------------
@@ -420,10 +627,25 @@ class QueuecallbackTest extends TestCase {
 			array('context=qcb-exit-400', 'periodic-announce=qcb-offer', 'periodic-announce-frequency=30'),
 			array_map(function ($l) { return $l['key'] . '=' . $l['value']; }, $lines['400'])
 		);
-		$notice = HarnessState::get('notifications')['queuecallback/conflict'];
+		$notice = $this->notices()['queuecallback/conflict'];
 		$this->assertStringContainsStringIgnoringCase('queue 401', $notice['extended']);
-		$this->assertStringContainsString('IVR', $notice['extended']);
+		$this->assertStringContainsString('IVR 3', $notice['extended']);
 		$this->assertStringContainsString('queue 777 does not exist', $notice['extended']);
+	}
+
+	public function testDialplanHookPassesTheRunningAsteriskVersion() {
+		$args = HarnessState::dir() . '/dialplan-args';
+		putenv('QCB_STUB_ARGS=' . $args);
+		$cli = $this->stubDialplan(array('dialplan' => '', 'queues' => array()));
+		foreach (array('22.10.1', '20.5.2', '18.20.0') as $version) {
+			HarnessState::set('asterisk_version', $version);
+			$ext = new extensions();
+			$this->module($cli)->doDialplanHook($ext, 'asterisk', 600);
+			$passed = file($args, FILE_IGNORE_NEW_LINES);
+			$this->assertSame(array('dialplan', '--target', 'freepbx'), array_slice($passed, 0, 3));
+			$this->assertContains('--asterisk-version=' . $version, $passed);
+			$this->assertContains('--agi=' . FreePBX::Config()->get('ASTAGIDIR'), $passed);
+		}
 	}
 
 	public function testDialplanHookWithoutConflictsClearsTheNotice() {
@@ -431,7 +653,7 @@ class QueuecallbackTest extends TestCase {
 		$cli = $this->stubDialplan(array('dialplan' => '', 'queues' => array('400' => array('context' => 'qcb-exit-400'))));
 		$ext = new extensions();
 		$this->module($cli)->doDialplanHook($ext, 'asterisk', 600);
-		$this->assertSame(array(), HarnessState::get('notifications'));
+		$this->assertSame(array(), $this->notices());
 	}
 
 	public function testDialplanHookWhenTheCliFails() {
@@ -441,7 +663,7 @@ class QueuecallbackTest extends TestCase {
 		$this->module($cli)->doDialplanHook($ext, 'asterisk', 600);
 		$this->assertSame('', $ext->generateConf());
 		$this->assertSame(array(), queues_conf::create()->_queues_additional);
-		$notice = HarnessState::get('notifications')['queuecallback/dialplan'];
+		$notice = $this->notices()['queuecallback/dialplan'];
 		$this->assertStringContainsString('database unreachable', $notice['extended']);
 	}
 
@@ -452,11 +674,19 @@ class QueuecallbackTest extends TestCase {
 		}
 		$this->cli(array('queue', 'set', '400', '--enable', '--offer-every', '45'));
 		$this->cli(array('queue', 'set', '401', '--enable'));
-		$ext = new extensions();
-		$this->module()->doDialplanHook($ext, 'asterisk', 600);
-		$conf = $ext->generateConf();
+		$confs = array();
+		foreach (array('22.10.1', '20.5.2') as $version) {
+			HarnessState::set('asterisk_version', $version);
+			queues_conf::reset();
+			$ext = new extensions();
+			$this->module()->doDialplanHook($ext, 'asterisk', 600);
+			$confs[$version] = $ext->generateConf();
+		}
+		$conf = $confs['22.10.1'];
 		$this->assertStringContainsString('[qcb-exit-400]', $conf);
 		$this->assertMatchesRegularExpression('/AGI\((?!agi:\/\/127)/', $conf);
+		// Queue()'s arguments moved in Asterisk 21: the dialplan follows the version FreePBX reports.
+		$this->assertNotSame($confs['22.10.1'], $confs['20.5.2']);
 		$lines = queues_conf::create()->_queues_additional;
 		$this->assertSame(array('400'), array_map('strval', array_keys($lines)));
 		$pairs = array();
@@ -465,6 +695,70 @@ class QueuecallbackTest extends TestCase {
 		}
 		$this->assertSame('qcb-exit-400', $pairs['context']);
 		$this->assertSame('45', $pairs['periodic-announce-frequency']);
+	}
+
+	// --- backup and restore -------------------------------------------------------------------------------
+
+	private function backupObject() {
+		return new \FreePBX\modules\Queuecallback\Backup(FreePBX::create(), '17.0.0', null, 'tx', array('module' => 'queuecallback'), false);
+	}
+
+	private function restoreObject(array $configs) {
+		return new \FreePBX\modules\Queuecallback\Restore(FreePBX::create(), '17.0.0', null, 'tx', array('module' => 'queuecallback', 'configs' => $configs), '/nonexistent', false);
+	}
+
+	public function testBackupAndRestoreHandTheDataToTheCli() {
+		$data = array('version' => 1, 'queues' => array(array('queue' => '400', 'enabled' => true)), 'requests' => array());
+		$restored = HarnessState::dir() . '/restored.json';
+		putenv('QCB_STUB_RESTORED=' . $restored);
+		$this->module($this->stub('BACKUP', $data));
+
+		$backup = $this->backupObject();
+		$backup->runBackup('1', 'tx');
+		$this->assertTrue($backup->getModified());
+		$this->assertSame(array('queues'), $backup->getDependencies());
+		$this->assertSame(array('freepbx-callback' => $data), $backup->getConfigs());
+
+		$restore = $this->restoreObject($backup->getConfigs());
+		$restore->runRestore();
+		$this->assertSame($data, json_decode(file_get_contents($restored), true));
+		$this->assertSame(array(array('restored (stub)', 'INFO')), $restore->logged);
+		$this->assertSame(array(), glob(sys_get_temp_dir() . '/qcb-restore-*'));
+		$this->assertTrue(HarnessState::get('need_reload'));
+
+		$empty = $this->restoreObject(array());
+		$empty->runRestore();
+		$this->assertSame('WARNING', $empty->logged[0][1]);
+	}
+
+	public function testBackupAndRestoreWithTheRealCli() {
+		$runner = new CliRunner();
+		if (!$runner->has(array('backup')) || !$runner->has(array('restore'))) {
+			$this->markTestSkipped('freepbx-callback has no `backup`/`restore` command yet');
+		}
+		$id = $this->addRequest('400', '5551234');
+		$this->cli(array('queue', 'set', '400', '--did', '5551000', '--attempts', '4'));
+		$this->module();
+		$backup = $this->backupObject();
+		$backup->runBackup('1', 'tx');
+		$configs = $backup->getConfigs();
+		$this->assertSame(1, $configs['freepbx-callback']['version']);
+
+		$this->db->exec('SET FOREIGN_KEY_CHECKS = 0');
+		foreach (array('qcb_events', 'qcb_attempts', 'qcb_requests', 'qcb_queues') as $table) {
+			$this->db->exec("DELETE FROM $table");
+		}
+		$this->db->exec('SET FOREIGN_KEY_CHECKS = 1');
+		$this->restoreObject($configs)->runRestore();
+		$row = $this->queueRow('400');
+		$this->assertSame(array('5551000', '4'), array($row['did'], (string)$row['attempts']));
+		$this->assertSame('pending', $this->requestStatus($id));
+	}
+
+	public function testARestoreTheCliRefusesFails() {
+		$module = $this->module($this->stub());
+		$this->expectException(\FreePBX\modules\Queuecallback\CliError::class);
+		$this->restoreObject(array('freepbx-callback' => array('version' => 999)))->runRestore();
 	}
 
 	// --- i18n -----------------------------------------------------------------------------------------
