@@ -9,6 +9,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 FREEPBX_CONF = Path("/etc/freepbx.conf")
+# `freepbx-callback serve`'s FastAGI port. Asterisk's own default (an agi:// URL without a port) is 4573,
+# which FreePBX core's node FastAGI server owns; ours must never take it.
+FASTAGI_PORT = 4577
+ASTERISK_FASTAGI_PORT = 4573
 _AMP_LINE = re.compile(r"""\$amp_conf\s*\[\s*['"](\w+)['"]\s*\]\s*=\s*(['"])(.*?)(?<!\\)\2\s*;""")
 
 

@@ -1,7 +1,8 @@
 """FastAGI server: the same handlers as the agi-bin scripts, served at agi://host:port/<route>.
 
 A thread per call (the handlers block on the database); each call gets its own database connection,
-closed when the call ends.
+closed when the call ends. The first command on every call the server takes sets ``QCB_SERVED_BY``:
+a dialplan rendered with ``--agi-fallback`` runs the agi-bin script only when that mark is missing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..config import FASTAGI_PORT
 from ..journal import Journal
 from ..service import CallbackService
 from .outcome import handle_outcome
@@ -19,7 +21,8 @@ from .protocol import AgiError, AgiSession, Hangup, SessionChannel
 from .request import handle_request
 
 log = logging.getLogger(__name__)
-DEFAULT_PORT = 4573
+DEFAULT_PORT = FASTAGI_PORT  # never 4573: FreePBX core's FastAGI server owns it
+SERVED_MARK = "QCB_SERVED_BY"
 Route = Callable[[SessionChannel, Callable[[], CallbackService], list[str], Journal], Any]
 
 
@@ -78,7 +81,9 @@ class _Handler(socketserver.StreamRequestHandler):
             handler = ROUTES.get(route)
             if handler is None:
                 raise AgiError(f"no FastAGI route {route!r} (known: {', '.join(ROUTES)})")
-            handler(SessionChannel(session), service, args, self.server.journal)
+            channel = SessionChannel(session)
+            channel.set_variable(SERVED_MARK, "fastagi")  # before any work: the fallback must not run
+            handler(channel, service, args, self.server.journal)
             if route == "request" and self.server.on_request is not None:
                 self.server.on_request()
         except Hangup:

@@ -83,7 +83,14 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     "--agi",
     default=DEFAULT_AGI_DIR,
     show_default=True,
-    help="agi-bin folder of the qcb-*.agi scripts, or agi://host:port of `freepbx-callback serve`.",
+    help="agi-bin folder of the qcb-*.agi scripts, or agi://host:port of `freepbx-callback serve` "
+    "(port 4577 when none is given).",
+)
+@click.option(
+    "--agi-fallback",
+    metavar="DIR",
+    help="With --agi agi://...: the agi-bin folder whose qcb-*.agi scripts run when that FastAGI server "
+    "does not take the call (e.g. /var/lib/asterisk/agi-bin).",
 )
 @click.option(
     "--asterisk-version",
@@ -100,11 +107,17 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def dialplan(
-    ctx: click.Context, target: str, agi: str, asterisk_version: str, output: Path | None, as_json: bool
+    ctx: click.Context,
+    target: str,
+    agi: str,
+    agi_fallback: str | None,
+    asterisk_version: str,
+    output: Path | None,
+    as_json: bool,
 ) -> None:
     """Render the dialplan and queue settings for the queues that offer a callback."""
     try:
-        rendered = render(service_of(ctx).queues(), target, agi, asterisk_version)
+        rendered = render(service_of(ctx).queues(), target, agi, asterisk_version, agi_fallback)
     except RenderError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:

@@ -18,7 +18,7 @@ from ..ami import Ami, AmiConfig
 from ..dialer import Dialer, DialerConfig
 from ..journal import Journal
 from ..service import CallbackService
-from .base import Context, Group, cli, emit, json_option, service_of, table
+from .base import Context, Group, cli, emit, fail, json_option, service_of, table
 
 log = logging.getLogger("freepbx_callback")
 spool_option = click.option(
@@ -120,7 +120,13 @@ def dial(ctx: click.Context, as_json: bool, **options: Any) -> None:
 
 @cli.command()
 @click.option("--listen", default="127.0.0.1", show_default=True, help="Address of the FastAGI server.")
-@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="FastAGI port (not 4573: FreePBX core's FastAGI server listens there).",
+)
 @click.option(
     "--poll",
     type=float,
@@ -137,7 +143,10 @@ def serve(ctx: click.Context, listen: str, port: int, poll: float, no_dialer: bo
     context = ctx.find_object(Context)
     assert context is not None
     dialer = make_dialer(ctx, **options)
-    server = FastAgiServer((listen, port), lambda: service_from_env(context.dsn_flag), dialer.journal)
+    try:
+        server = FastAgiServer((listen, port), lambda: service_from_env(context.dsn_flag), dialer.journal)
+    except OSError as exc:
+        fail(f"cannot listen on {listen}:{port}: {exc.strerror or exc}", 2)
     stop, wake = threading.Event(), threading.Event()
     server.on_request = wake.set
 

@@ -4,6 +4,10 @@ Everything that reaches the output from data is checked first: queue names, DIDs
 are validated by the policy (a value that fails is refused, never escaped into shape), and the AGI
 target is a path or an agi:// URL of a fixed form. No value can add a dialplan application or a config
 line.
+
+An agi:// target may have an agi-bin fallback: each FastAGI call is followed by the same call to the
+script, taken only when the FastAGI server did not take the call (it marks the calls it takes with
+``QCB_SERVED_BY``), so no handler runs twice and a stopped server loses no request and no outcome.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from pathlib import Path
 import jinja2
 
 from .. import __version__, policy
+from ..config import ASTERISK_FASTAGI_PORT, FASTAGI_PORT
 from ..models import QueueSettings
 
 TARGETS = ("asterisk", "freepbx")
 DEFAULT_AGI_DIR = "/var/lib/asterisk/agi-bin"
 _AGI_DIR = re.compile(r"/[A-Za-z0-9_./-]*")
-_AGI_URL = re.compile(r"agi://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?")
+_AGI_URL = re.compile(r"agi://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?/?")
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("freepbx_callback.dialplan", "templates"),
     trim_blocks=True,
@@ -77,13 +82,50 @@ class Rendered:
         return written
 
 
-def agi_target(agi: str, route: str) -> str:
-    """``/var/lib/asterisk/agi-bin`` → ``.../qcb-request.agi``; ``agi://127.0.0.1:4573`` → ``.../request``."""
-    if _AGI_URL.fullmatch(agi):
-        return f"{agi.rstrip('/')}/{route}"
+def is_fastagi(agi: str) -> bool:
+    return agi.startswith("agi://")
+
+
+def agi_base(agi: str, target: str = "asterisk") -> str:
+    """The checked ``--agi`` value: an agi-bin folder, or ``agi://host:port`` (our port when none is
+    given, since Asterisk's default 4573 belongs to FreePBX core's FastAGI server)."""
+    url = _AGI_URL.fullmatch(agi)
+    if url:
+        port = int(url.group("port") or FASTAGI_PORT)
+        if not 0 < port < 65536:
+            raise RenderError(f"--agi {agi!r}: port {port} is not a TCP port")
+        if target == "freepbx" and port == ASTERISK_FASTAGI_PORT:
+            raise RenderError(
+                f"--agi {agi!r}: port {ASTERISK_FASTAGI_PORT} is FreePBX core's FastAGI server; "
+                f"`freepbx-callback serve` listens on {FASTAGI_PORT}"
+            )
+        return f"agi://{url.group('host')}:{port}"
     if _AGI_DIR.fullmatch(agi) and ".." not in agi:
-        return f"{agi.rstrip('/')}/qcb-{route}.agi"
+        return agi.rstrip("/") or "/"
     raise RenderError(f"--agi {agi!r}: an agi-bin folder (/var/lib/asterisk/agi-bin) or agi://host:port")
+
+
+def agi_target(agi: str, route: str, target: str = "asterisk") -> str:
+    """``/var/lib/asterisk/agi-bin`` → ``.../qcb-request.agi``; ``agi://127.0.0.1:4577`` → ``.../request``."""
+    base = agi_base(agi, target)
+    return f"{base}/{route}" if is_fastagi(base) else f"{base.rstrip('/')}/qcb-{route}.agi"
+
+
+def fallback_folder(agi: str, fallback: str | None) -> str | None:
+    """The checked ``--agi-fallback``: an agi-bin folder, and only behind an agi:// ``--agi``."""
+    if fallback is None:
+        return None
+    if not is_fastagi(agi):
+        raise RenderError(
+            f"--agi-fallback {fallback!r}: only with --agi agi://host:port (the folder is used when that "
+            "FastAGI server does not answer)"
+        )
+    if is_fastagi(fallback) or not _AGI_DIR.fullmatch(fallback) or ".." in fallback:
+        raise RenderError(
+            f"--agi-fallback {fallback!r}: the agi-bin folder of the qcb-*.agi scripts "
+            "(e.g. /var/lib/asterisk/agi-bin)"
+        )
+    return fallback
 
 
 def queue_settings(q: QueueSettings) -> dict[str, str]:
@@ -101,9 +143,12 @@ def render(
     target: str = "asterisk",
     agi: str = DEFAULT_AGI_DIR,
     asterisk_version: str = DEFAULT_ASTERISK_VERSION,
+    agi_fallback: str | None = None,
 ) -> Rendered:
     if target not in TARGETS:
         raise RenderError(f"target {target!r}: one of {', '.join(TARGETS)}")
+    fallback = fallback_folder(agi, agi_fallback)
+    routes = ("request", "outcome")
     enabled = [policy.validate_settings(q) for q in sorted(queues, key=lambda q: q.queue) if q.enabled]
     settings = {q.queue: queue_settings(q) for q in enabled}
     context = {
@@ -111,8 +156,8 @@ def render(
         "target": target,
         "queues": enabled,
         "settings": settings,
-        "agi_request": agi_target(agi, "request"),
-        "agi_outcome": agi_target(agi, "outcome"),
+        "agi": {route: agi_target(agi, route, target) for route in routes},
+        "fallback": {route: agi_target(fallback, route) for route in routes} if fallback else None,
         "queue_app": queue_app(asterisk_major(asterisk_version)),
     }
     return Rendered(

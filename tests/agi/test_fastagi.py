@@ -19,7 +19,7 @@ from freepbx_callback.store import Store
 
 ENV = """agi_network: yes
 agi_network_script: request
-agi_request: agi://127.0.0.1:4573/request
+agi_request: agi://127.0.0.1:4577/request
 agi_channel: PJSIP/caller-00000001
 agi_language: en
 agi_uniqueid: 1764200000.7
@@ -32,7 +32,10 @@ agi_arg_1: 400
 
 """
 # (command Asterisk receives, reply Asterisk sends) for a normal caller, in Asterisk 22's reply format.
+# The first command marks the call as taken, so the dialplan's agi-bin fallback does not run it again.
+SERVED = ('SET VARIABLE "QCB_SERVED_BY" "fastagi"', "200 result=1")
 CONVERSATION = [
+    SERVED,
     ('GET FULL VARIABLE "${QUEUEJOINTIME}"', "200 result=0"),
     ('GET FULL VARIABLE "${QUEUEWAIT}"', "200 result=1 (6)"),
     ('GET FULL VARIABLE "${FROM_DID}"', "200 result=1 (5551000)"),
@@ -92,10 +95,31 @@ def test_request_route_stores_the_request(server: FastAgiServer, service: Callba
 def test_unknown_route_closes_the_call_without_killing_the_server(
     server: FastAgiServer, service: CallbackService
 ) -> None:
-    play_asterisk(server.server_address[1], ENV.replace("script: request", "script: nope"), [])
+    # Not marked as taken: the dialplan's fallback script (which has no such route either) may run.
+    assert play_asterisk(server.server_address[1], ENV.replace("script: request", "script: nope"), []) == []
     service.set_queue("400", enabled=True)
     play_asterisk(server.server_address[1], ENV, CONVERSATION)
     assert len(service.list()) == 1
+
+
+def test_outcome_route_marks_the_call_before_recording(
+    server: FastAgiServer, service: CallbackService
+) -> None:
+    service.set_queue("400", enabled=True)
+    request = service.request("400", "5551234").request
+    assert request is not None
+    [(claimed, attempt)] = service.claim("400", 1, "n1")
+    env = ENV.replace("script: request", "script: outcome").replace("agi_arg_1: 400", "agi_arg_1: customer")
+    conversation = [
+        SERVED,
+        ('GET FULL VARIABLE "${QCB_REQUEST}"', f"200 result=1 ({request.id})"),
+        ('GET FULL VARIABLE "${QCB_TRY}"', f"200 result=1 ({attempt.attempt_no})"),
+        ('GET FULL VARIABLE "${MEMBERINTERFACE}"', "200 result=0"),
+        ('GET FULL VARIABLE "${DIALSTATUS}"', "200 result=1 (BUSY)"),
+    ]
+    got = play_asterisk(server.server_address[1], env, conversation)
+    assert got == [cmd for cmd, _ in conversation]
+    assert service.history(request.id)[0][0].outcome == "busy"
 
 
 def test_protocol_parses_digits_and_hangups() -> None:

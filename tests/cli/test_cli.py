@@ -242,3 +242,31 @@ def test_keep_place_flag(db_dsn: str) -> None:
         json.loads(run(db_dsn, "queue", "set", "400", "--no-keep-place", "--json").output)["keep_place"]
         is False
     )
+
+
+def test_dialplan_with_a_fastagi_fallback(db_dsn: str) -> None:
+    run(db_dsn, "queue", "set", "400", "--enable")
+    args = ["dialplan", "--agi", "agi://127.0.0.1:4577", "--agi-fallback", "/var/lib/asterisk/agi-bin"]
+    text = run(db_dsn, *args).output
+    assert "AGI(agi://127.0.0.1:4577/request,400)" in text
+    assert "AGI(/var/lib/asterisk/agi-bin/qcb-request.agi,400)" in text
+    assert "AGI(/var/lib/asterisk/agi-bin/qcb-outcome.agi,${ARG1})" in text
+    refused = run(db_dsn, "dialplan", "--agi", "/var/lib/asterisk/agi-bin", "--agi-fallback", "/tmp")
+    assert refused.exit_code == 2 and "--agi-fallback" in refused.output
+    freepbx = run(db_dsn, "dialplan", "--target", "freepbx", "--agi", "agi://127.0.0.1:4573")
+    assert freepbx.exit_code == 2 and "4573" in freepbx.output
+
+
+def test_serve_defaults_to_port_4577_and_says_when_the_port_is_taken(db_dsn: str) -> None:
+    import socket
+
+    assert "4577" in run(None, "serve", "--help").output
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(
+            db_dsn, "serve", "--port", str(port), "--no-dialer", env={"QCB_AMI": "ami://u:p@127.0.0.1:1"}
+        )
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output and "Traceback" not in result.output

@@ -32,3 +32,13 @@ def test_systemd_unit_runs_serve_with_valid_options() -> None:
     assert accepted(args[1:])
     result = CliRunner().invoke(cli, ["serve", "--port", "not-a-port"])
     assert result.exit_code == 2
+
+
+def test_systemd_unit_stays_off_freepbx_cores_fastagi_port() -> None:
+    from freepbx_callback.agi.fastagi import DEFAULT_PORT
+
+    unit = (CONTRIB / "freepbx-callback.service").read_text()
+    [exec_start] = [x for x in unit.splitlines() if x.startswith("ExecStart=")]
+    args = shlex.split(exec_start.removeprefix("ExecStart="))
+    assert args[args.index("--port") + 1] == str(DEFAULT_PORT) == "4577"
+    assert "4573" not in unit

@@ -76,3 +76,87 @@ def test_whisper_gosub_slot_follows_version(major: int, slot: int) -> None:
     assert [i for i, a in enumerate(args, 1) if a] == [1, 5, slot]
     rendered = render(QUEUES, "freepbx", asterisk_version=f"{major}.1.0").extensions
     assert rendered.count(queue_app(major)) == 2
+
+
+# --- FastAGI with an agi-bin fallback ---------------------------------------------------------------
+
+FAST = "agi://127.0.0.1:4577"
+FALLBACK = "/var/lib/asterisk/agi-bin"
+ROUTES = {"request": "qcb-request.agi", "outcome": "qcb-outcome.agi"}
+
+
+def _agi_lines(lines: list[str]) -> list[tuple[int, str, str]]:
+    """(index, target, args) of every AGI() in a context's lines."""
+    found = []
+    for i, line in enumerate(lines):
+        m = re.search(r",AGI\(([^,)]+),?(.*)\)$", line)
+        if m:
+            found.append((i, m.group(1), m.group(2)))
+    return found
+
+
+def _label_index(lines: list[str], label: str) -> int:
+    [index] = [i for i, line in enumerate(lines) if re.match(rf"same => n\({re.escape(label)}\),", line)]
+    return index
+
+
+@pytest.mark.parametrize("target", ["asterisk", "freepbx"])
+def test_every_fastagi_call_falls_back_to_the_agi_bin_script_once(target: str) -> None:
+    contexts = _contexts(render(QUEUES, target, FAST, agi_fallback=FALLBACK).extensions)
+    seen = {"request": 0, "outcome": 0}
+    for name, lines in contexts.items():
+        calls = _agi_lines(lines)
+        fast = [c for c in calls if c[1].startswith("agi://")]
+        slow = [c for c in calls if not c[1].startswith("agi://")]
+        assert len(fast) == len(slow), f"{name}: every FastAGI call has exactly one fallback: {calls}"
+        for (i, url, args), (j, path, fallback_args) in zip(fast, slow, strict=True):
+            route = url.rsplit("/", 1)[1]
+            seen[route] += 1
+            assert url == f"{FAST}/{route}" and path == f"{FALLBACK}/{ROUTES[route]}", (url, path)
+            assert args == fallback_args, f"{name}: the fallback gets the same arguments"
+            # The server marks the calls it takes; the mark is cleared right before the FastAGI call.
+            assert lines[i - 1].endswith(",Set(QCB_SERVED_BY=)"), lines[i - 1]
+            # Between the two calls: one GotoIf that skips the script when the server took the call
+            # (its mark is set) or the channel hung up; the script runs only otherwise.
+            between = lines[i + 1 : j]
+            [guard] = [line for line in between if ",NoOp(" not in line]
+            assert ",GotoIf(" in guard and "${QCB_SERVED_BY}" in guard and "${AGISTATUS}" in guard, guard
+            skip_to = re.search(r"\?([\w-]+)\)$", guard)
+            assert skip_to, guard
+            assert _label_index(lines, skip_to.group(1)) == j + 1, "the skip lands right after the script"
+    assert seen == {"request": 2, "outcome": 1}
+
+
+def test_without_a_fallback_each_route_is_called_once() -> None:
+    text = render(QUEUES, "asterisk", FAST).extensions
+    assert text.count(f"AGI({FAST}/request,") == 2 and text.count(f"AGI({FAST}/outcome,") == 1
+    assert "qcb-request.agi" not in text and "AGISTATUS" not in text
+    plain = render(QUEUES, "asterisk", FALLBACK).extensions
+    assert plain.count(f"AGI({FALLBACK}/qcb-request.agi,") == 2 and "agi://" not in plain
+
+
+def test_fastagi_url_without_a_port_gets_ours_not_asterisks_4573() -> None:
+    text = render(QUEUES, "asterisk", "agi://127.0.0.1").extensions
+    assert "AGI(agi://127.0.0.1:4577/request,400)" in text and ":4573" not in text
+
+
+def test_freepbx_target_refuses_fastagi_on_4573() -> None:
+    with pytest.raises(RenderError, match="4573"):
+        render(QUEUES, "freepbx", "agi://127.0.0.1:4573")
+    assert "agi://127.0.0.1:4573/request" in render(QUEUES, "asterisk", "agi://127.0.0.1:4573").extensions
+
+
+@pytest.mark.parametrize(
+    "agi,fallback,message",
+    [
+        (FALLBACK, FALLBACK, "--agi-fallback"),  # a folder needs no fallback
+        (FAST, FAST, "--agi-fallback"),  # the fallback is a folder, not another server
+        (FAST, "/x,Dial(PJSIP/1)", "--agi-fallback"),
+        (FAST, "relative/agi-bin", "--agi-fallback"),
+        (FAST, "/var/lib/../../etc", "--agi-fallback"),
+        (FAST, "/a)\n same => n,System(x", "--agi-fallback"),
+    ],
+)
+def test_bad_fallbacks_are_refused(agi: str, fallback: str, message: str) -> None:
+    with pytest.raises(RenderError, match=message):
+        render(QUEUES, "asterisk", agi, agi_fallback=fallback)
