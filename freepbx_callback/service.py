@@ -14,6 +14,7 @@ from typing import Any
 
 from . import numbers, policy
 from .dialing import DialingService, NotFound
+from .dialplan.render import RenderError, render
 from .models import Attempt, Mode, QueueSettings, Request, Stats, Status
 from .store import DuplicateCall, DuplicateOpenRequest, Store
 
@@ -42,6 +43,15 @@ class RequestResult:
 
 
 QUEUE_FIELDS = {f for f in QueueSettings.__dataclass_fields__ if f != "queue"}
+
+
+def _rendered(settings: QueueSettings | None) -> str | None:
+    """What the dialplan and queues.conf hold for one queue (None: stored settings that cannot render)."""
+    try:
+        out = render([settings] if settings is not None else [], "freepbx")
+    except (RenderError, policy.PolicyError):
+        return None
+    return out.extensions + out.queues_conf
 
 
 class CallbackService(DialingService):
@@ -78,17 +88,28 @@ class CallbackService(DialingService):
             current = self.store.get_queue(policy.validate_queue_name(queue), lock=True)
             settings = policy.validate_settings((current or QueueSettings(queue=queue)).replace(**changes))
             self.store.save_queue(settings, self.clock())
+            self._dialplan_changed(current, settings)
         return settings
 
     def delete_queue(self, queue: str) -> int:
-        """Forget a queue's settings (the queue was deleted); its open requests are cancelled."""
+        """Forget a queue's settings (the queue was deleted); its open requests are cancelled, in one
+        transaction (a caller pressing 1 meanwhile waits for it and is then refused)."""
         policy.validate_queue_name(queue)
-        cancelled = self.store.open_ids(queue)
-        for request_id in cancelled:
-            self.cancel(request_id)
-        if not self.store.delete_queue(queue) and not cancelled:
-            raise NotFound(f"queue {queue} has no callback settings")
+        with self.store.transaction():
+            current = self.store.get_queue(queue, lock=True)
+            cancelled = self.store.open_ids(queue)
+            for request_id in cancelled:
+                self.cancel(request_id)
+            if not self.store.delete_queue(queue) and not cancelled:
+                raise NotFound(f"queue {queue} has no callback settings")
+            self._dialplan_changed(current, None)
         return len(cancelled)
+
+    def _dialplan_changed(self, before: QueueSettings | None, after: QueueSettings | None) -> None:
+        """On FreePBX, raise Apply Config when a queue change alters the rendered dialplan (settings read
+        at call time, such as attempts or the DID, need no reload)."""
+        if _rendered(before) != _rendered(after):
+            self.store.flag_freepbx_reload()
 
     # --- requests -----------------------------------------------------------------------------------
 

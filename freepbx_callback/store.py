@@ -178,6 +178,14 @@ class Store:
         rows = self._all(f"SELECT keyword, value FROM freepbx_settings WHERE keyword IN ({marks})", keys)
         return {k: v for k, v in rows if v is not None}
 
+    def flag_freepbx_reload(self) -> bool:
+        """What FreePBX's needreload() does: raise the Apply Config bar. False on a database that is not
+        FreePBX's (no ``admin`` table), where there is nothing to raise."""
+        if not self._all("SHOW TABLES LIKE 'admin'"):
+            return False
+        self._run("UPDATE admin SET value = 'true' WHERE variable = 'need_reload'")
+        return True
+
     # --- queues -------------------------------------------------------------------------------------
 
     @staticmethod

@@ -270,3 +270,27 @@ def test_serve_defaults_to_port_4577_and_says_when_the_port_is_taken(db_dsn: str
         )
     assert result.exit_code == 2, result.output
     assert f"cannot listen on 127.0.0.1:{port}" in result.output and "Traceback" not in result.output
+
+
+def test_queue_commands_raise_freepbx_apply_config(db_dsn: str) -> None:
+    from freepbx_callback.config import Dsn
+
+    store = Store.connect(Dsn.parse(db_dsn))
+    store._run("CREATE TABLE admin (variable VARCHAR(20) NOT NULL PRIMARY KEY, value VARCHAR(80) NOT NULL)")
+    store._run("INSERT INTO admin VALUES ('need_reload', 'false')")
+
+    def need_reload() -> str:
+        flag = str(store._all("SELECT value FROM admin WHERE variable = 'need_reload'")[0][0])
+        store._run("UPDATE admin SET value = 'false'")
+        return flag
+
+    assert run(db_dsn, "queue", "set", "400", "--enable").exit_code == 0
+    assert need_reload() == "true"
+    assert run(db_dsn, "request", "add", "400", "5551111").exit_code == 0
+    assert run(db_dsn, "queue", "set", "400", "--attempts", "3").exit_code == 0
+    assert need_reload() == "false"
+    assert run(db_dsn, "queue", "set", "400", "--offer-every", "1m").exit_code == 0
+    assert need_reload() == "true"
+    assert run(db_dsn, "queue", "delete", "400").exit_code == 0
+    assert need_reload() == "true"
+    store.close()
