@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import numbers, policy
+from .backup import Backup, BackupError, OpenRequest, dump
 from .dialing import DialingService, NotFound
 from .dialplan.render import RenderError, render
 from .models import Attempt, Mode, QueueSettings, Request, Stats, Status
 from .store import DuplicateCall, DuplicateOpenRequest, Store
 
-__all__ = ["CallbackService", "NotFound", "RequestResult", "utcnow"]
+__all__ = ["CallbackService", "NotFound", "RequestResult", "RestoreReport", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -40,6 +41,20 @@ class RequestResult:
     def accepted(self) -> bool:
         """The caller is covered: a new or an existing open request holds their number."""
         return self.kind in ("created", "duplicate")
+
+
+@dataclass
+class RestoreReport:
+    queues: int = 0  # queue settings written
+    created: list[int] = field(default_factory=list)  # ids of the re-created open requests
+    already_open: int = 0  # an open request for the same queue and number exists
+    already_stored: int = 0  # the same request (same call, or same number and time) is in the database
+
+    def summary(self) -> str:
+        return (
+            f"restored {self.queues} queue(s); re-created {len(self.created)} open request(s); "
+            f"skipped {self.already_open} already open, {self.already_stored} already stored"
+        )
 
 
 QUEUE_FIELDS = {f for f in QueueSettings.__dataclass_fields__ if f != "queue"}
@@ -110,6 +125,70 @@ class CallbackService(DialingService):
         at call time, such as attempts or the DID, need no reload)."""
         if _rendered(before) != _rendered(after):
             self.store.flag_freepbx_reload()
+
+    # --- backup and restore -------------------------------------------------------------------------
+
+    def backup(self) -> dict[str, Any]:
+        """Every queue's settings and every open request, read from one snapshot."""
+        with self.store.transaction():
+            return dump(self.store.list_queues(), self.store.open_requests())
+
+    def restore(self, backup: Backup) -> RestoreReport:
+        """Write a checked backup in one transaction: queue settings are upserted; each open request is
+        re-created as pending unless the same queue and number has an open request, or the same request
+        is already stored in any status (restoring twice, or onto the database it came from, never
+        brings back a request that was since completed)."""
+        report = RestoreReport()
+        now = self.clock()
+        with self.store.transaction():
+            for settings in backup.queues:
+                current = self.store.get_queue(settings.queue, lock=True)
+                self.store.save_queue(settings, now)
+                self._dialplan_changed(current, settings)
+                report.queues += 1
+            for item in backup.requests:
+                if self.store.get_queue(item.queue) is None:
+                    raise BackupError(
+                        f"request {item.backup_id} is for queue {item.queue}, which has callback settings "
+                        "neither in the backup nor in the database"
+                    )
+                if self.store.find_open(item.queue, item.number) is not None:
+                    report.already_open += 1
+                elif self._stored(item):
+                    report.already_stored += 1
+                else:
+                    report.created.append(self._recreate(item, now))
+        return report
+
+    def _stored(self, item: OpenRequest) -> bool:
+        if item.caller_uniqueid:
+            return self.store.find_by_call(item.caller_uniqueid) is not None
+        return self.store.find_requested(item.queue, item.number, item.requested_at) is not None
+
+    def _recreate(self, item: OpenRequest, now: datetime) -> int:
+        request_id = self.store.insert_request(
+            {
+                "queue": item.queue,
+                "number": item.number,
+                "e164": item.e164,
+                "did": item.did,
+                "language": item.language,
+                "caller_uniqueid": item.caller_uniqueid,
+                "position": item.position,
+                "waited": item.waited,
+                "source": item.source,
+                "status": Status.PENDING.value,  # a call being placed when the backup was made is gone
+                "attempts": item.attempts,
+                "tries": item.attempts,
+                "requested_at": item.requested_at,
+                "next_attempt_at": item.next_attempt_at,
+                "last_outcome": item.last_outcome,
+            }
+        )
+        was = f" (was {item.status.value})" if item.status is not Status.PENDING else ""
+        origin = f"request {item.backup_id}" if item.backup_id is not None else "a request"
+        self.store.add_event(request_id, now, "restored", f"from a backup of {origin}{was}")
+        return request_id
 
     # --- requests -----------------------------------------------------------------------------------
 

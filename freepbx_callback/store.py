@@ -245,6 +245,19 @@ class Store:
         )
         return self._request(rows[0]) if rows else None
 
+    def open_requests(self) -> list[Request]:
+        sql = f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE status IN ('pending', 'dialing') ORDER BY id"
+        return [self._request(r) for r in self._all(sql)]
+
+    def find_requested(self, queue: str, number: str, second: datetime) -> Request | None:
+        """A request (any status) for ``number`` in ``queue`` made within the whole second ``second``."""
+        sql = (
+            f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE queue = %s AND number = %s "
+            "AND requested_at >= %s AND requested_at < %s + INTERVAL 1 SECOND ORDER BY id LIMIT 1"
+        )
+        rows = self._all(sql, (queue, number, second, second))
+        return self._request(rows[0]) if rows else None
+
     def find_by_call(self, uniqueid: str) -> Request | None:
         sql = f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE caller_uniqueid = %s"
         rows = self._all(sql, (uniqueid,))
