@@ -89,6 +89,20 @@ def dsn_from_freepbx(path: Path) -> Dsn:
     return Dsn(conf["AMPDBUSER"], conf["AMPDBPASS"], host, port, conf["AMPDBNAME"], socket)
 
 
+def dsn_source(
+    flag: str | None, environ: dict[str, str] | None = None, freepbx_conf: Path | None = None
+) -> str | Path | None:
+    """Where :func:`resolve_dsn` takes the database from: ``--dsn``, ``$QCB_DSN``, the freepbx.conf path,
+    or None when nothing is configured."""
+    env = os.environ if environ is None else environ
+    freepbx_conf = freepbx_conf or FREEPBX_CONF
+    if flag:
+        return "--dsn"
+    if env.get("QCB_DSN"):
+        return "$QCB_DSN"
+    return freepbx_conf if freepbx_conf.exists() else None
+
+
 def resolve_dsn(
     flag: str | None, environ: dict[str, str] | None = None, freepbx_conf: Path | None = None
 ) -> Dsn:

@@ -9,22 +9,25 @@ numbers come from AMI and the decisions from :mod:`policy` through the service.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from . import policy
+from . import __version__, policy
 from .ami import Ami, AmiError, AmiUnavailable, Message
 from .journal import Journal
-from .models import Attempt, Mode, Outcome, QueueSettings, Request
-from .service import CallbackService
+from .models import Attempt, Heartbeat, Mode, Outcome, QueueSettings, Request
+from .service import CallbackService, utcnow
 from .store import StoreError
 
 log = logging.getLogger(__name__)
 OUR_CHANNELS = "@qcb-callback-"
+CRON_INTERVAL = 60.0  # the `dial` cron line runs once a minute
 _DIAL_TEMPLATE = re.compile(r"[A-Za-z0-9_/@.:{}+-]+")
 
 
@@ -195,36 +198,70 @@ class Dialer:
             caller_id=f'"{self.config.caller_name}" <{number}>',
         )
 
+    # --- heartbeats (doctor: is a dialer running, can it log in to AMI) -----------------------------
+
+    def beat(self, kind: str, interval: float, started_at: datetime, report: TickReport) -> None:
+        self.service.heartbeat(
+            Heartbeat(
+                node=self.config.node,
+                kind=kind,
+                pid=os.getpid(),
+                version=__version__,
+                started_at=started_at,
+                tick_seconds=interval,
+                ami_ok=not report.ami_down,
+                ami_error=report.ami_down or None,
+            )
+        )
+
+    def stopped(self, kind: str) -> None:
+        """Record a clean stop, so doctor tells a stopped dialer from a crashed one."""
+        try:
+            self.service.node_stopped(self.config.node, kind, os.getpid())
+        except StoreError as exc:
+            log.warning("could not record the stop: %s", exc)
+
     # --- the long-running loop ---------------------------------------------------------------------
 
     def run(self, stop: threading.Event, wake: threading.Event, poll: float = 2.0) -> None:
         """Tick until ``stop``: at once when ``wake`` is set (a new request), else every ``poll`` seconds
-        or at the next due time. AMI is kept connected and re-made with backoff when it drops."""
+        or at the next due time, with a heartbeat after each tick (at most two per ``poll``). AMI is kept
+        connected and re-made with backoff when it drops; meanwhile the loop keeps beating (AMI down)."""
         ami: Ami | None = None
-        backoff = 1.0
+        backoff, retry_at, ami_error = 1.0, 0.0, ""
+        started, last_beat, last_ami_ok = utcnow(), 0.0, None
         while not stop.is_set():
-            if ami is None:
+            if ami is None and time.monotonic() >= retry_at:
                 try:
                     ami = self.ami_factory()
-                    backoff = 1.0
+                    backoff, ami_error = 1.0, ""
                 except AmiError as exc:
+                    ami_error = str(exc) or type(exc).__name__
                     log.warning("AMI unavailable (retry in %.0f s): %s", backoff, exc)
-                    wake.wait(backoff)
+                    retry_at = time.monotonic() + backoff
                     backoff = min(backoff * 2, 60.0)
             try:
-                report = self.tick(ami) if ami is not None else TickReport(ami_down="not connected")
+                report = (
+                    self.tick(ami) if ami is not None else TickReport(ami_down=ami_error or "not connected")
+                )
                 if report.dialled or report.expired or report.lost:
                     log.info("tick: %s", report.summary())
                 if report.ami_down and ami is not None:
                     ami.close()
                     ami = None
+                    ami_error = report.ami_down
+                now = time.monotonic()
+                if now - last_beat >= poll / 2 or last_ami_ok != (not report.ami_down):
+                    self.beat("serve", poll, started, report)
+                    last_beat, last_ami_ok = now, not report.ami_down
             except StoreError as exc:
                 log.warning("database unavailable: %s", exc)
                 self.drop_service()
-            wake.wait(self._sleep(poll))
+            wake.wait(self._sleep(poll) if ami is not None else poll)
             wake.clear()
         if ami is not None:
             ami.close()
+        self.stopped("serve")
         self.drop_service()
 
     def _sleep(self, poll: float) -> float:

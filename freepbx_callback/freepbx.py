@@ -7,7 +7,15 @@ from pathlib import Path
 from .ami import AmiConfig
 from .store import Store
 
-KEYS = ("AMPMGRUSER", "AMPMGRPASS", "ASTMANAGERHOST", "ASTMANAGERPORT", "ASTAGIDIR", "ASTSPOOLDIR")
+KEYS = (
+    "AMPMGRUSER",
+    "AMPMGRPASS",
+    "ASTMANAGERHOST",
+    "ASTMANAGERPORT",
+    "ASTAGIDIR",
+    "ASTSPOOLDIR",
+    "AMPASTERISKUSER",
+)
 
 
 def settings(store: Store) -> dict[str, str]:
@@ -31,3 +39,8 @@ def agi_dir(values: dict[str, str]) -> str:
 
 def spool_dir(values: dict[str, str]) -> Path:
     return Path(values.get("ASTSPOOLDIR") or "/var/spool/asterisk") / "qcb"
+
+
+def asterisk_user(values: dict[str, str]) -> str | None:
+    """The user FreePBX runs Asterisk (and so the agi-bin scripts) as."""
+    return values.get("AMPASTERISKUSER") or None

@@ -47,6 +47,15 @@ class LegEntry:
     kind: str = "leg"
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A journal file not yet replayed, as seen without touching it."""
+
+    path: Path
+    kind: str  # request | leg | unreadable
+    created: float  # epoch seconds (from the file name, which starts with its creation time in ns)
+
+
 class Journal:
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or spool_folder()
@@ -84,6 +93,31 @@ class Journal:
             except (OSError, ValueError, TypeError) as exc:
                 self.set_aside(path, f"unreadable: {exc}")
         return items
+
+    def waiting(self) -> list[Waiting]:
+        """What waits to be replayed, oldest first; reads only (OSError if the folder cannot be read)."""
+        try:
+            names = sorted(e.name for e in os.scandir(self.folder) if e.name.endswith(".json"))
+        except FileNotFoundError:
+            return []
+        items = []
+        for name in names:
+            path = self.folder / name
+            stamp = name.split("-", 1)[0]
+            try:
+                created = int(stamp) / 1e9 if stamp.isdigit() else path.stat().st_mtime
+                kind = json.loads(path.read_text(encoding="utf-8")).get("kind", "request")
+            except FileNotFoundError:
+                continue  # replayed meanwhile
+            except (OSError, ValueError, AttributeError):
+                kind, created = "unreadable", path.stat().st_mtime if path.exists() else time.time()
+            items.append(Waiting(path, kind if kind in ("request", "leg") else "unreadable", created))
+        return items
+
+    def rejected(self) -> int:
+        """How many entries were set aside (see ``rejected/*.reason``)."""
+        folder = self.folder / "rejected"
+        return len(list(folder.glob("*.json"))) if folder.is_dir() else 0
 
     def remove(self, path: Path) -> None:
         path.unlink(missing_ok=True)

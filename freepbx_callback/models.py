@@ -175,3 +175,43 @@ class Stats:
             "by_status": self.by_status,
             "median_seconds_to_callback": self.median_seconds_to_callback,
         }
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """What a dialer reports after each tick (``serve``'s loop, or a ``dial`` run from cron)."""
+
+    node: str
+    kind: str  # serve | cron
+    pid: int
+    version: str
+    started_at: datetime
+    tick_seconds: float  # the interval between ticks: ``serve --poll``, or cron's minute
+    ami_ok: bool | None  # None: not known (no AMI attempt)
+    ami_error: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """A dialer's last heartbeat, with its age measured by the database's clock."""
+
+    node: str
+    kind: str
+    pid: int
+    version: str
+    started_at: datetime
+    last_tick_at: datetime
+    tick_seconds: float
+    ami_ok: bool | None
+    ami_error: str | None
+    stopped_at: datetime | None
+    age_s: float
+    up: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = value.isoformat(timespec="milliseconds") + "Z"
+        data["age_s"] = round(self.age_s, 3)
+        return data

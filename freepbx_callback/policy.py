@@ -237,3 +237,12 @@ def parse_duration(text: str) -> int:
     if not match:
         raise PolicyError(f"duration {text!r}: use a number of seconds or 30s, 5m, 2h, 1d")
     return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+# --- dialer health ----------------------------------------------------------------------------------
+
+LIVE_TICKS = 3  # a dialer is up while its last tick is younger than this many tick intervals
+
+
+def node_up(age_s: float, tick_seconds: float, stopped: bool) -> bool:
+    return not stopped and age_s < LIVE_TICKS * tick_seconds

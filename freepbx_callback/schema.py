@@ -111,6 +111,28 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        4,
+        "dialer heartbeats (doctor: is a dialer running, can it log in to AMI)",
+        [
+            """CREATE TABLE IF NOT EXISTS qcb_nodes (
+                node VARCHAR(64) NOT NULL,
+                kind VARCHAR(8) NOT NULL,
+                pid INT NOT NULL,
+                version VARCHAR(32) NOT NULL DEFAULT '',
+                started_at DATETIME(3) NOT NULL,
+                last_tick_at DATETIME(3) NOT NULL,
+                tick_ms INT NOT NULL,
+                ami_ok TINYINT(1) NULL,
+                ami_error VARCHAR(255) NULL,
+                stopped_at DATETIME(3) NULL,
+                PRIMARY KEY (node, kind)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+        ],
+    )
+)
+
 LATEST = MIGRATIONS[-1][0]
 
 SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS qcb_schema (
@@ -139,6 +161,8 @@ ENSURE: list[str] = [
     "ALTER TABLE qcb_events MODIFY at DATETIME(3) NOT NULL",
     "ALTER TABLE qcb_queues MODIFY updated_at DATETIME(3) NOT NULL",
     "ALTER TABLE qcb_schema MODIFY applied_at DATETIME(3) NOT NULL",
+    "ALTER TABLE qcb_nodes MODIFY started_at DATETIME(3) NOT NULL, MODIFY last_tick_at DATETIME(3) NOT NULL, "
+    "MODIFY stopped_at DATETIME(3) NULL",
     "ALTER TABLE qcb_attempts ADD CONSTRAINT fk_attempt_request FOREIGN KEY IF NOT EXISTS (request_id) "
     "REFERENCES qcb_requests (id) ON DELETE CASCADE",
     "ALTER TABLE qcb_events ADD CONSTRAINT fk_event_request FOREIGN KEY IF NOT EXISTS (request_id) "

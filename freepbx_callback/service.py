@@ -16,7 +16,7 @@ from . import numbers, policy
 from .backup import Backup, BackupError, OpenRequest, dump
 from .dialing import DialingService, NotFound
 from .dialplan.render import RenderError, render
-from .models import Attempt, Mode, QueueSettings, Request, Stats, Status
+from .models import Attempt, Heartbeat, Mode, NodeStatus, QueueSettings, Request, Stats, Status
 from .store import DuplicateCall, DuplicateOpenRequest, Store
 
 __all__ = ["CallbackService", "NotFound", "RequestResult", "RestoreReport", "utcnow"]
@@ -125,6 +125,26 @@ class CallbackService(DialingService):
         at call time, such as attempts or the DID, need no reload)."""
         if _rendered(before) != _rendered(after):
             self.store.flag_freepbx_reload()
+
+    # --- dialer health -------------------------------------------------------------------------------
+
+    def heartbeat(self, beat: Heartbeat) -> None:
+        self.store.save_heartbeat(beat)
+
+    def node_stopped(self, node: str, kind: str, pid: int) -> None:
+        """A dialer stopped on purpose (not a crash); only the process that beat last can say so."""
+        self.store.mark_stopped(node, kind, pid)
+
+    def nodes(self) -> list[NodeStatus]:
+        """Every dialer's last heartbeat, newest first."""
+        out = []
+        for row in self.store.nodes():
+            row["pid"], row["tick_seconds"] = int(row["pid"]), float(row["tick_seconds"])
+            row["age_s"] = max(0.0, float(row["age_s"]))
+            row["ami_ok"] = None if row["ami_ok"] is None else bool(row["ami_ok"])
+            up = policy.node_up(row["age_s"], row["tick_seconds"], row["stopped_at"] is not None)
+            out.append(NodeStatus(**row, up=up))
+        return out
 
     # --- backup and restore -------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import MySQLdb
 from MySQLdb.constants import ER
 
 from .config import Dsn
-from .models import Attempt, Mode, QueueSettings, Request, Status
+from .models import Attempt, Heartbeat, Mode, QueueSettings, Request, Status
 from .schema import ENSURE, LATEST, MIGRATIONS, SCHEMA_TABLE
 
 LOST_RACE = {ER.LOCK_DEADLOCK, ER.LOCK_WAIT_TIMEOUT, 1180, 4162}  # 1180/4162: Galera certification
@@ -431,3 +431,43 @@ class Store:
             args,
         )
         return [float(v) for (v,) in rows]
+
+    # --- dialer heartbeats (times from the database's clock, so nodes' clocks need not agree) -------
+
+    def save_heartbeat(self, beat: Heartbeat) -> None:
+        self._run(
+            "INSERT INTO qcb_nodes (node, kind, pid, version, started_at, last_tick_at, tick_ms, ami_ok, "
+            "ami_error, stopped_at) VALUES (%s, %s, %s, %s, %s, UTC_TIMESTAMP(3), %s, %s, %s, NULL) "
+            "ON DUPLICATE KEY UPDATE pid = VALUES(pid), version = VALUES(version), "
+            "started_at = VALUES(started_at), last_tick_at = VALUES(last_tick_at), "
+            "tick_ms = VALUES(tick_ms), ami_ok = VALUES(ami_ok), ami_error = VALUES(ami_error), "
+            "stopped_at = NULL",
+            (
+                beat.node[:64],
+                beat.kind[:8],
+                beat.pid,
+                beat.version[:32],
+                beat.started_at,
+                max(1, round(beat.tick_seconds * 1000)),
+                None if beat.ami_ok is None else int(beat.ami_ok),
+                beat.ami_error[:255] if beat.ami_error else None,
+            ),
+        )
+
+    def mark_stopped(self, node: str, kind: str, pid: int) -> None:
+        self._run(
+            "UPDATE qcb_nodes SET stopped_at = UTC_TIMESTAMP(3) WHERE node = %s AND kind = %s AND pid = %s",
+            (node[:64], kind[:8], pid),
+        )
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Every heartbeat row, newest first, with ``age_s`` (seconds since its last tick) and
+        ``tick_seconds``."""
+        rows = self._all(
+            "SELECT node, kind, pid, version, started_at, last_tick_at, tick_ms / 1000, ami_ok, ami_error, "
+            "stopped_at, TIMESTAMPDIFF(MICROSECOND, last_tick_at, UTC_TIMESTAMP(3)) / 1e6 FROM qcb_nodes "
+            "ORDER BY last_tick_at DESC"
+        )
+        names = ("node", "kind", "pid", "version", "started_at", "last_tick_at", "tick_seconds", "ami_ok")
+        names += ("ami_error", "stopped_at", "age_s")
+        return [dict(zip(names, row, strict=True)) for row in rows]

@@ -10,8 +10,10 @@ from typing import Any
 
 import click
 
-from ..config import ConfigError, resolve_dsn
+from .. import freepbx, health
+from ..config import ConfigError, dsn_source, resolve_dsn
 from ..dialplan.render import DEFAULT_AGI_DIR, DEFAULT_ASTERISK_VERSION, TARGETS, RenderError, render
+from ..journal import Journal
 from ..prompts import install_sounds
 from ..store import Store, StoreError
 from .base import DURATION, Context, Group, cli, emit, json_option, service_of, table
@@ -39,40 +41,73 @@ def stats(ctx: click.Context, since: int | None, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option(
+    "--spool",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="QCB_SPOOL",
+    help="Journal folder (default: $QCB_SPOOL, FreePBX's ASTSPOOLDIR/qcb, or /var/spool/asterisk/qcb).",
+)
+@click.option(
+    "--asterisk-user",
+    envvar="QCB_ASTERISK_USER",
+    metavar="USER",
+    help="The user Asterisk runs as (default: $QCB_ASTERISK_USER, FreePBX's AMPASTERISKUSER, asterisk).",
+)
 @json_option
 @click.pass_context
-def doctor(ctx: click.Context, as_json: bool) -> None:
-    """Check configuration, database and schema; exit 1 if anything is wrong."""
-    checks: list[dict[str, Any]] = []
+def doctor(ctx: click.Context, spool: Path | None, asterisk_user: str | None, as_json: bool) -> None:
+    """Check configuration, database, schema, the dialer, the journal and who can read freepbx.conf;
+    exit 1 if anything is wrong."""
+    checks: list[health.Check] = []
 
     def check(name: str, probe: Callable[[], str]) -> bool:
         try:
-            checks.append({"check": name, "ok": True, "detail": probe()})
+            checks.append(health.Check(name, True, probe()))
             return True
         except (ConfigError, StoreError, OSError) as exc:
-            checks.append({"check": name, "ok": False, "detail": str(exc)})
+            checks.append(health.Check(name, False, str(exc)))
             return False
 
     context = ctx.find_object(Context)
     assert context is not None
-    if check("config", lambda: resolve_dsn(context.dsn_flag).describe()) and check(
-        "database", lambda: f"connected to {context.service.store.dsn.describe()}"
-    ):
+    daemon: dict[str, Any] = dict(health.UNKNOWN_DAEMON)
+    values: dict[str, str] = {}
+    configured = check("config", lambda: resolve_dsn(context.dsn_flag).describe())
+    if configured and check("database", lambda: f"connected to {context.service.store.dsn.describe()}"):
+        service = context.service
 
         def schema() -> str:
-            have, want = context.service.store.schema_version(), Store.latest_version()
+            have, want = service.store.schema_version(), Store.latest_version()
             if have != want:
                 raise StoreError(f"schema version {have}, expected {want}: run `freepbx-callback db migrate`")
             return f"version {have}"
 
-        check("schema", schema)
-    ok = all(c["ok"] for c in checks)
+        values = freepbx.settings(service.store)
+        if check("schema", schema):
+            offering = sum(q.enabled for q in service.queues())
+            found, daemon = health.daemon(service.nodes(), offering)
+            readable = health.config_readable(
+                dsn_source(context.dsn_flag),
+                asterisk_user or freepbx.asterisk_user(values) or health.DEFAULT_ASTERISK_USER,
+            )
+            checks += [readable, found]
+    if not any(c.check == "config_readable" for c in checks):
+        user = asterisk_user or health.DEFAULT_ASTERISK_USER
+        checks.append(health.config_readable(dsn_source(context.dsn_flag), user))
+    folder = spool or (freepbx.spool_dir(values) if values.get("ASTSPOOLDIR") else None)
+    found, journal_summary = health.journal(Journal(folder))
+    checks.append(found)
+    ok = all(c.ok for c in checks)
+    report = {
+        "ok": ok,
+        "checks": [c.to_dict() for c in checks],
+        "journal": journal_summary,
+        "daemon": daemon,
+    }
     emit(
-        {"ok": ok, "checks": checks},
+        report,
         as_json,
-        lambda: [
-            click.echo(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['check']:<9} {c['detail']}") for c in checks
-        ],
+        lambda: [click.echo(f"{'ok  ' if c.ok else 'FAIL'}  {c.check:<15} {c.detail}") for c in checks],
     )
     sys.exit(0 if ok else 1)
 

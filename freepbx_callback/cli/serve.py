@@ -15,9 +15,9 @@ from .. import freepbx
 from ..agi.fastagi import DEFAULT_PORT, FastAgiServer
 from ..agi.run import service_from_env
 from ..ami import Ami, AmiConfig
-from ..dialer import Dialer, DialerConfig
+from ..dialer import CRON_INTERVAL, Dialer, DialerConfig
 from ..journal import Journal
-from ..service import CallbackService
+from ..service import CallbackService, utcnow
 from .base import Context, Group, cli, emit, fail, json_option, service_of, table
 
 log = logging.getLogger("freepbx_callback")
@@ -114,7 +114,9 @@ def make_dialer(
 def dial(ctx: click.Context, as_json: bool, **options: Any) -> None:
     """One dialer tick (run it from cron every minute): replay, recover, expire, call back."""
     dialer = make_dialer(ctx, **options)
+    started = utcnow()
     report = dialer.tick()
+    dialer.beat("cron", CRON_INTERVAL, started, report)
     emit(report.__dict__, as_json, lambda: click.echo(report.summary()))
 
 

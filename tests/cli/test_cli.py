@@ -186,7 +186,8 @@ def test_retry_purge_stats(db_dsn: str) -> None:
 def test_doctor(db_dsn: str) -> None:
     result = run(db_dsn, "doctor", "--json")
     assert result.exit_code == 0
-    assert [c["check"] for c in json.loads(result.output)["checks"]] == ["config", "database", "schema"]
+    checks = [c["check"] for c in json.loads(result.output)["checks"]]
+    assert checks == ["config", "database", "schema", "config_readable", "daemon", "journal"]
 
 
 def test_doctor_reports_an_unmigrated_database(mariadb) -> None:  # type: ignore[no-untyped-def]

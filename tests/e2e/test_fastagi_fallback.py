@@ -9,14 +9,18 @@ from Asterisk's verbose log (each AGI() logs "AGI Script <target> completed") an
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from freepbx_callback.cli import cli
 from freepbx_callback.config import Dsn
 from freepbx_callback.dialplan.render import render
 from freepbx_callback.models import Status
@@ -75,6 +79,11 @@ def wait_done(service: CallbackService, request_id: int) -> None:
         lambda: [a for a in service.history(request_id)[0] if a.agent], 10, message="the agent noted"
     )
     assert (attempt.outcome, attempt.agent, attempt.counted) == ("answered", "PJSIP/agent", True)
+
+
+def doctor(dsn: Dsn, spool: Path) -> dict[str, Any]:
+    result = CliRunner().invoke(cli, ["--dsn", dsn.url(), "doctor", "--json", "--spool", str(spool)])
+    return json.loads(result.output)  # type: ignore[no-any-return]
 
 
 def completed(log: str, target: str) -> int:
@@ -175,8 +184,12 @@ def test_serve_up_every_call_goes_to_the_fastagi_server(
             refused.wait()
         unpause(cb)  # serve's own dialer places the callback
         wait_done(service, request_id)
+        health = doctor(dsn, tmp_path / "spool")
+        assert health["daemon"]["up"] is True and health["daemon"]["ami_ok"] is True, health
+        assert health["ok"] is True, [c for c in health["checks"] if not c["ok"]]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+    assert doctor(dsn, tmp_path / "spool")["daemon"]["up"] is False, "stopped"
 
     log = cb.bed.log_text()
     assert completed(log, f"{url}/request") == 2 and completed(log, f"{url}/outcome") == 2
