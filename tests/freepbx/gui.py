@@ -1,0 +1,140 @@
+"""FreePBX's admin pages in headless Chromium (selenium + Debian's chromedriver), as an admin uses them."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = REPO / "test-artifacts" / "freepbx" / "screenshots"
+
+
+def available() -> str | None:
+    """Why the browser cannot run here, or None."""
+    if not Path(CHROMEDRIVER).exists() or not Path(CHROMIUM).exists():
+        return "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+    return None
+
+
+class Admin:
+    """A logged-in FreePBX admin session."""
+
+    def __init__(self, base: str, user: str = "admin", password: str = "admin") -> None:
+        self.base = base
+        self.profile = tempfile.mkdtemp(prefix="qcb-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for arg in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1400,1800",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            f"--user-data-dir={self.profile}",
+        ):
+            options.add_argument(arg)
+        self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        self.driver.set_page_load_timeout(90)
+        self.login(user, password)
+
+    def close(self) -> None:
+        try:
+            self.driver.quit()
+        finally:
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+    # ---------------------------------------------------------------- basics
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.base + path)
+        self.wait(
+            lambda: self.driver.execute_script("return document.readyState") == "complete", 60, "page load"
+        )
+
+    def wait(self, ok: Callable[[], object], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                if ok():
+                    return
+            except WebDriverException as exc:
+                last = exc
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what} ({last}); page: {self.text()[:800]}")
+
+    def text(self) -> str:
+        try:
+            return str(self.driver.find_element(By.TAG_NAME, "body").text)
+        except WebDriverException:
+            return ""
+
+    def find(self, css: str) -> list[WebElement]:
+        return list(self.driver.find_elements(By.CSS_SELECTOR, css))
+
+    def shot(self, name: str) -> Path:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / name
+        self.driver.save_screenshot(str(path))
+        return path
+
+    def php_errors(self) -> list[str]:
+        words = ("Fatal error", "Warning:", "Uncaught", "Exception", "Undefined", "Deprecated:")
+        return [line for line in self.text().splitlines() if any(w in line for w in words)]
+
+    def login(self, user: str, password: str) -> None:
+        self.open("config.php")
+        if self.find("#loginform"):
+            self.driver.execute_script(
+                "var f=document.getElementById('loginform');f.username.value=arguments[0];"
+                "f.password.value=arguments[1];f.submit();",
+                user,
+                password,
+            )
+            self.wait(lambda: not self.find("#loginform input[name=username]"), 30, "login")
+        self.open("config.php")
+        self.wait(
+            lambda: "Logout" in self.driver.page_source or "logout" in self.driver.page_source,
+            30,
+            "the admin dashboard",
+        )
+
+    # ---------------------------------------------------------------- FreePBX idioms
+
+    def submit_queue_form(self) -> None:
+        self.driver.execute_script("document.querySelector('form.fpbx-submit[name=editQ]').submit();")
+        self.wait(
+            lambda: self.driver.execute_script("return document.readyState") == "complete", 60, "queue saved"
+        )
+
+    def open_tab(self, title_part: str) -> None:
+        tabs = [a for a in self.find(".nav-tabs a") if title_part.lower() in a.text.lower()]
+        assert tabs, f"no tab {title_part!r}; tabs: {[a.text for a in self.find('.nav-tabs a')]}"
+        tabs[0].click()
+        time.sleep(0.5)
+
+    def apply_config(self) -> None:
+        """Click the red Apply Config button and wait until FreePBX says the reload is done."""
+        self.wait(
+            lambda: any(b.is_displayed() for b in self.find("#button_reload")), 30, "the Apply Config button"
+        )
+        self.find("#button_reload")[0].click()
+        self.wait(
+            lambda: not any(b.is_displayed() for b in self.find("#button_reload")), 180, "Apply Config done"
+        )

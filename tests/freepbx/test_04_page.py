@@ -1,0 +1,55 @@
+"""The module page in headless Chromium on the real FreePBX: it lists requests; cancel and call again."""
+
+from __future__ import annotations
+
+import contextlib
+
+from collections.abc import Iterator
+
+import pytest
+from selenium.common.exceptions import NoAlertPresentException
+
+from tests.testbed.freepbx.bed import FreePbx
+
+from . import gui
+from .calls import cli, request_row
+
+
+@pytest.fixture(scope="module")
+def admin(fpbx: FreePbx) -> Iterator[gui.Admin]:
+    why = gui.available()
+    if why:
+        pytest.skip(why)
+    session = gui.Admin(fpbx.web)
+    yield session
+    session.close()
+
+
+def _press(admin: gui.Admin, request_id: int, action: str) -> None:
+    admin.open("config.php?display=queuecallback")
+    row = admin.find(f'tr[data-request="{request_id}"]')
+    assert row, f"request {request_id} is not listed: {admin.text()[:1500]}"
+    buttons = row[0].find_elements("css selector", f'form input[name=action][value="{action}"]')
+    assert buttons, f"no {action} button on request {request_id}'s row"
+    form = buttons[0].find_element("xpath", "./ancestor::form")
+    form.find_element("css selector", "button[type=submit], input[type=submit]").click()
+    with contextlib.suppress(NoAlertPresentException):
+        admin.driver.switch_to.alert.accept()
+    admin.wait(lambda: admin.driver.execute_script("return document.readyState") == "complete", 30, action)
+
+
+def test_page_lists_the_request_and_cancel_and_call_again_work(fpbx: FreePbx, admin: gui.Admin) -> None:
+    cli(fpbx, "queue", "set", "400", "--enable")
+    added = cli(fpbx, "request", "add", "400", "5551299")
+    request_id = int(added["request"]["id"])
+    admin.open("config.php?display=queuecallback")
+    assert not admin.php_errors(), admin.php_errors()
+    row = admin.find(f'tr[data-request="{request_id}"]')
+    assert row and "5551299" in row[0].text, admin.text()[:1500]
+    admin.shot("module-page.png")
+
+    _press(admin, request_id, "cancel")
+    assert request_row(fpbx, request_id)["status"] == "cancelled"
+    _press(admin, request_id, "retry")
+    assert request_row(fpbx, request_id)["status"] == "pending"
+    cli(fpbx, "request", "cancel", str(request_id))

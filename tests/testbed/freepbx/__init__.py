@@ -1,0 +1,1 @@
+"""A real FreePBX 17 test bed (see kit.py and bed.py)."""

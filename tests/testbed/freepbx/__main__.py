@@ -1,0 +1,5 @@
+import sys
+
+from tests.testbed.freepbx.kit import main
+
+sys.exit(main())
