@@ -160,3 +160,14 @@ def test_freepbx_target_refuses_fastagi_on_4573() -> None:
 def test_bad_fallbacks_are_refused(agi: str, fallback: str, message: str) -> None:
     with pytest.raises(RenderError, match=message):
         render(QUEUES, "asterisk", agi, agi_fallback=fallback)
+
+
+def test_freepbx_customer_legs_keep_the_did_through_outbound_routes() -> None:
+    freepbx = _contexts(render(QUEUES, "freepbx").extensions)
+    for name in ("qcb-callback-customer", "qcb-callback-customer-first"):
+        lines = freepbx[name]
+        dial = next(i for i, line in enumerate(lines) if "Dial(" in line)
+        assert any("Set(__QCALLBACK=1)" in line for line in lines[:dial]), name
+        assert any("Set(__REALCALLERIDNUM=${QCB_DID})" in line for line in lines[:dial]), name
+    plain = render(QUEUES, "asterisk").extensions
+    assert "QCALLBACK" not in plain
