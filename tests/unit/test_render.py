@@ -170,4 +170,4 @@ def test_freepbx_customer_legs_keep_the_did_through_outbound_routes() -> None:
         assert any("Set(__QCALLBACK=1)" in line for line in lines[:dial]), name
         assert any("Set(__REALCALLERIDNUM=${QCB_DID})" in line for line in lines[:dial]), name
     plain = render(QUEUES, "asterisk").extensions
-    assert "QCALLBACK" not in plain
+    assert "Set(__QCALLBACK" not in plain
