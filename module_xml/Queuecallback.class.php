@@ -281,20 +281,28 @@ class Queuecallback extends FreePBX_Helpers implements BMO {
 
 	// --- backup and restore (Backup.php, Restore.php for FreePBX's backup module) --------------------------
 
-	/** Settings and requests as `freepbx-callback backup --json` prints them. */
+	/**
+	 * Settings and requests exactly as `freepbx-callback backup --json` prints them: the JSON text itself, so
+	 * nothing changes on the way (PHP would turn an empty JSON object into a list).
+	 */
 	public function backupData() {
-		return $this->cli->json(array('backup'));
+		$result = $this->cli->check(array('backup', '--json'));
+		$text = trim($result['stdout']);
+		if (!is_array(json_decode($text, true))) {
+			throw new CliError('freepbx-callback backup printed no JSON', -1);
+		}
+		return $text;
 	}
 
-	/** Put backed-up data back with `freepbx-callback restore FILE`; returns the CLI's output. */
-	public function restoreData(array $data) {
+	/** Put backed-up data (the JSON text backupData() returned) back with `freepbx-callback restore FILE`. */
+	public function restoreData($data) {
 		$file = tempnam(sys_get_temp_dir(), 'qcb-restore-');
 		if ($file === false) {
 			throw new CliError('cannot create a temporary file for the restore', -1);
 		}
 		try {
 			chmod($file, 0600);
-			if (file_put_contents($file, json_encode($data)) === false) {
+			if (file_put_contents($file, (string)$data) === false) {
 				throw new CliError(sprintf('cannot write %s', $file), -1);
 			}
 			$result = $this->cli->check(array('restore', '--', $file));

@@ -6,7 +6,7 @@ namespace FreePBX\modules\Queuecallback;
 class Restore extends \FreePBX\modules\Backup\RestoreBase {
 	public function runRestore() {
 		$configs = $this->getConfigs();
-		if (empty($configs['freepbx-callback']) || !is_array($configs['freepbx-callback'])) {
+		if (!isset($configs['freepbx-callback']) || !is_string($configs['freepbx-callback']) || $configs['freepbx-callback'] === '') {
 			$this->log(_('This backup holds no Queue Callback data.'), 'WARNING');
 			return;
 		}

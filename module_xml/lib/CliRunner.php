@@ -176,7 +176,7 @@ class CliRunner {
 	public function json(array $args) {
 		$result = $this->run(self::withJson($args));
 		if ($result['exit'] !== 0) {
-			throw self::failure($result);
+			throw $this->failure($result);
 		}
 		$data = json_decode($result['stdout'], true);
 		if ($data === null && trim($result['stdout']) !== 'null') {
@@ -194,7 +194,7 @@ class CliRunner {
 		$result = $this->run(self::withJson($args));
 		$data = json_decode($result['stdout'], true);
 		if (!is_array($data)) {
-			throw $result['exit'] !== 0 ? self::failure($result) : new CliError('freepbx-callback printed no JSON', -1);
+			throw $result['exit'] !== 0 ? $this->failure($result) : new CliError('freepbx-callback printed no JSON', -1);
 		}
 		return array('exit' => $result['exit'], 'data' => $data);
 	}
@@ -203,7 +203,7 @@ class CliRunner {
 	public function check(array $args) {
 		$result = $this->run($args);
 		if ($result['exit'] !== 0) {
-			throw self::failure($result);
+			throw $this->failure($result);
 		}
 		return $result;
 	}
@@ -218,9 +218,16 @@ class CliRunner {
 		return $args;
 	}
 
-	private static function failure(array $result) {
+	private function failure(array $result) {
 		$detail = self::errorLine($result['stderr']);
-		return new CliError($detail !== '' ? $detail : sprintf('freepbx-callback exited with %d', $result['exit']), $result['exit'], $detail);
+		if ($detail !== '') {
+			return new CliError($detail, $result['exit'], $detail);
+		}
+		// 126/127: the command itself could not be run (what a shell would report, but there is no shell).
+		$message = in_array($result['exit'], array(126, 127), true)
+			? sprintf('cannot run %s (not found or not executable)', $this->path())
+			: sprintf('freepbx-callback exited with %d', $result['exit']);
+		return new CliError($message, $result['exit'], '');
 	}
 
 	/**

@@ -1,7 +1,7 @@
 <?php
 // Health of the Python side: `freepbx-callback doctor --json`, shown on the page and mirrored into FreePBX
 // notifications (raised while a check fails or requests wait in the journal, cleared when all is well).
-// Doctor's report: {"ok", "checks": [{"check", "ok", "detail"}], "journal": {"waiting", "oldest_age_s"},
+// Doctor's report: {"ok", "checks": [{"check", "ok", "detail"[, "fix"]}], "journal": {"waiting", "oldest_age_s"},
 // "daemon": {"up", "last_tick_at", "ami_ok", "node"}}; an older CLI prints only ok and checks.
 namespace FreePBX\modules\Queuecallback;
 
@@ -40,6 +40,7 @@ class Health {
 				'check' => isset($check['check']) ? (string)$check['check'] : '?',
 				'ok' => !empty($check['ok']),
 				'detail' => isset($check['detail']) ? (string)$check['detail'] : '',
+				'fix' => isset($check['fix']) && is_string($check['fix']) ? $check['fix'] : '',
 			);
 			$out['checks'][] = $row;
 			if (!$row['ok']) {
@@ -103,7 +104,7 @@ class Health {
 		}
 		$lines = array();
 		foreach ($report['failing'] as $check) {
-			$lines[] = $check['check'] . ': ' . $check['detail'];
+			$lines[] = $check['check'] . ': ' . $check['detail'] . ($check['fix'] !== '' ? ' (' . sprintf(Module::t('fix: %s'), $check['fix']) . ')' : '');
 		}
 		$daemon = $report['daemon'];
 		if (!$lines && $daemon !== null) {

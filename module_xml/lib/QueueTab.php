@@ -55,8 +55,10 @@ class QueueTab {
 		if ($action === 'delete') {
 			return $this->queues->exists($queue) ? null : $this->forget($queue);
 		}
-		if (!isset($request['qcb_present']) || !$this->queues->exists($queue)) {
-			// Another form, or the queues module refused the add (a number conflict): nothing to attach to.
+		// Another form; or an add the queues module refused (the number is taken: it then leaves extdisplay
+		// empty, where a successful add sets it to the new queue): nothing to attach our switches to.
+		$added = $action !== 'add' || (isset($request['extdisplay']) && (string)$request['extdisplay'] === $queue);
+		if (!isset($request['qcb_present']) || !$added || !$this->queues->exists($queue)) {
 			return null;
 		}
 		$switches = array();

@@ -54,7 +54,8 @@ $good = !$problems && !($journal !== null && $journal['waiting'] > 0);
 	<?php if ($health['failing']) { ?>
 		<ul class="qcb-health-failing">
 		<?php foreach ($health['failing'] as $check) { ?>
-			<li class="text-danger" data-check="<?php echo $h($check['check']); ?>"><strong><?php echo $h($check['check']); ?></strong>: <?php echo $h($check['detail']); ?></li>
+			<li class="text-danger" data-check="<?php echo $h($check['check']); ?>"><strong><?php echo $h($check['check']); ?></strong>: <?php echo $h($check['detail']); ?>
+				<?php if ($check['fix'] !== '') { ?><br><span class="qcb-fix"><?php echo $h(sprintf(_('To fix: %s'), $check['fix'])); ?></span><?php } ?></li>
 		<?php } ?>
 		</ul>
 	<?php } elseif ($problems) { ?>

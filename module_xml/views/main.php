@@ -80,7 +80,7 @@ if ($status !== '' && !in_array($status, $statuses, true)) {
 				<td><?php echo $h($num); ?></td>
 				<td><?php echo $h($name === null ? _('(not a FreePBX queue)') : $name); ?></td>
 				<td>
-					<span class="label badge <?php echo $on ? 'label-success badge-success' : 'label-default badge-secondary'; ?> qcb-state"><?php echo $on ? _('On') : _('Off'); ?></span>
+					<span class="badge <?php echo $on ? 'badge-success' : 'badge-secondary'; ?> qcb-state"><?php echo $on ? _('On') : _('Off'); ?></span>
 					<?php if ($conflict !== '') { ?>
 					<span class="text-warning qcb-conflict" title="<?php echo $h(sprintf(_('The queue break-out is taken by %s; callers are not offered a callback.'), $conflict)); ?>">⚠ <?php echo $h($conflict); ?></span>
 					<?php } ?>

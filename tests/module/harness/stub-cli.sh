@@ -6,7 +6,7 @@
 #   doctor ...          prints $QCB_STUB_DOCTOR (a JSON file) and exits $QCB_STUB_DOCTOR_EXIT (default 0)
 #   queue set --help    prints $QCB_STUB_QUEUE_HELP (a text file)
 #   queue delete ...    fails with $QCB_STUB_DELETE_EXIT
-#   backup ...          prints $QCB_STUB_BACKUP (a JSON file)
+#   backup ...          prints $QCB_STUB_BACKUP (a JSON file) or fails with $QCB_STUB_BACKUP_EXIT
 #   restore [--] FILE   copies FILE to $QCB_STUB_RESTORED
 fail() { echo "error: $1 (stub)" >&2; exit "$2"; }
 case "$1 $2" in
@@ -21,6 +21,7 @@ case "$1 $2" in
 	"queue delete")
 		[ -n "$QCB_STUB_DELETE_EXIT" ] && fail "database unreachable" "$QCB_STUB_DELETE_EXIT" ;;
 	"backup "*)
+		[ -n "$QCB_STUB_BACKUP_EXIT" ] && fail "database unreachable" "$QCB_STUB_BACKUP_EXIT"
 		[ -n "$QCB_STUB_BACKUP" ] && exec cat "$QCB_STUB_BACKUP" ;;
 	"restore "*)
 		if [ -n "$QCB_STUB_RESTORED" ]; then

@@ -24,7 +24,7 @@ class QueuecallbackTest extends TestCase {
 		$this->db->exec('SET FOREIGN_KEY_CHECKS = 1');
 		$_REQUEST = $_POST = $_GET = array();
 		$_SERVER['REQUEST_METHOD'] = 'GET';
-		foreach (array('EXIT', 'DIALPLAN', 'ARGS', 'DOCTOR', 'DOCTOR_EXIT', 'QUEUE_HELP', 'DELETE_EXIT', 'BACKUP', 'RESTORED') as $name) {
+		foreach (array('EXIT', 'DIALPLAN', 'ARGS', 'DOCTOR', 'DOCTOR_EXIT', 'QUEUE_HELP', 'DELETE_EXIT', 'BACKUP', 'BACKUP_EXIT', 'RESTORED') as $name) {
 			putenv('QCB_STUB_' . $name);
 		}
 	}
@@ -438,7 +438,7 @@ class QueuecallbackTest extends TestCase {
 			'ok' => false,
 			'checks' => array(
 				array('check' => 'config', 'ok' => true, 'detail' => 'mysql://freepbx@localhost/asterisk'),
-				array('check' => 'database', 'ok' => false, 'detail' => "cannot read /etc/freepbx.conf: permission denied"),
+				array('check' => 'database', 'ok' => false, 'detail' => "cannot read /etc/freepbx.conf: permission denied", 'fix' => 'chgrp asterisk /etc/freepbx.conf'),
 			),
 			'journal' => array('waiting' => 3, 'oldest_age_s' => 420),
 			'daemon' => array('up' => false, 'last_tick_at' => '2026-01-02T03:04:05Z', 'ami_ok' => false, 'node' => 'pbx1'),
@@ -450,14 +450,14 @@ class QueuecallbackTest extends TestCase {
 		$this->assertMatchesRegularExpression('/data-fact="last_tick">2026-01-02 03:04:05 UTC/', $html);
 		$this->assertMatchesRegularExpression('/data-fact="ami">failed/', $html);
 		$this->assertMatchesRegularExpression('/data-fact="journal">3 request\(s\) waiting, the oldest for 7 min/', $html);
-		$this->assertMatchesRegularExpression('/data-check="database".*permission denied/', $html);
+		$this->assertMatchesRegularExpression('/data-check="database".*permission denied.*To fix: chgrp asterisk \/etc\/freepbx.conf/s', $html);
 		$this->assertStringNotContainsString('data-check="config"', $html);
 		$notices = $this->notices();
 		$this->assertSame('critical', $notices['queuecallback/journal']['level']);
 		$this->assertStringContainsString('3 callback request(s) wait in the local journal', $notices['queuecallback/journal']['extended']);
 		$this->assertStringContainsString('/etc/freepbx.conf', $notices['queuecallback/journal']['extended']);
 		$this->assertSame('warning', $notices['queuecallback/health']['level']);
-		$this->assertStringContainsString('database: cannot read /etc/freepbx.conf', $notices['queuecallback/health']['extended']);
+		$this->assertStringContainsString('database: cannot read /etc/freepbx.conf: permission denied (fix: chgrp asterisk /etc/freepbx.conf)', $notices['queuecallback/health']['extended']);
 
 		// All well again: both notifications go.
 		$cli = $this->doctor(array(
@@ -492,7 +492,7 @@ class QueuecallbackTest extends TestCase {
 	public function testHealthWhenTheCliCannotRun() {
 		$_REQUEST = array('display' => 'queuecallback');
 		$html = $this->module('/nonexistent/freepbx-callback')->showPage();
-		$this->assertStringContainsString('doctor did not answer', $html);
+		$this->assertStringContainsString('doctor did not answer: cannot run /nonexistent/freepbx-callback', $html);
 		$this->assertStringContainsString('data-ok="0"', $html);
 		$this->assertArrayHasKey('queuecallback/health', $this->notices());
 	}
@@ -544,8 +544,14 @@ class QueuecallbackTest extends TestCase {
 		$_REQUEST = array('action' => 'edit', 'account' => '400', 'qcb_present' => '1', 'qcb_enabled' => '0');
 		$module->doConfigPageInit('queues');
 		$this->assertFalse($this->queueRow('400'));
-		// Switched on from the tab: stored, with the CLI's values for the rest.
-		$_REQUEST = array('action' => 'add', 'account' => '400', 'qcb_present' => '1', 'qcb_enabled' => '1');
+		// An add of a number that is taken (here by queue 400 itself): the queues module refused it and left
+		// extdisplay empty, so the existing queue keeps its settings.
+		$_REQUEST = array('action' => 'add', 'account' => '400', 'extdisplay' => '', 'qcb_present' => '1', 'qcb_enabled' => '1');
+		$module->doConfigPageInit('queues');
+		$this->assertFalse($this->queueRow('400'));
+		// A successful add (the queues module set extdisplay to the new queue), switched on from the tab: stored,
+		// with the CLI's values for the rest.
+		$_REQUEST = array('action' => 'add', 'account' => '400', 'extdisplay' => '400', 'qcb_present' => '1', 'qcb_enabled' => '1');
 		$module->doConfigPageInit('queues');
 		$this->assertSame('1', (string)$this->queueRow('400')['enabled']);
 	}
@@ -708,7 +714,7 @@ class QueuecallbackTest extends TestCase {
 	}
 
 	public function testBackupAndRestoreHandTheDataToTheCli() {
-		$data = array('version' => 1, 'queues' => array(array('queue' => '400', 'enabled' => true)), 'requests' => array());
+		$data = array('version' => 1, 'queues' => array(array('queue' => '400', 'enabled' => true, 'prompts' => new stdClass())), 'requests' => array());
 		$restored = HarnessState::dir() . '/restored.json';
 		putenv('QCB_STUB_RESTORED=' . $restored);
 		$this->module($this->stub('BACKUP', $data));
@@ -717,11 +723,14 @@ class QueuecallbackTest extends TestCase {
 		$backup->runBackup('1', 'tx');
 		$this->assertTrue($backup->getModified());
 		$this->assertSame(array('queues'), $backup->getDependencies());
-		$this->assertSame(array('freepbx-callback' => $data), $backup->getConfigs());
+		// The CLI's JSON text itself, so an empty object stays an object on the way back.
+		$this->assertSame(array('freepbx-callback'), array_keys($backup->getConfigs()));
+		$this->assertSame(json_encode($data), json_encode(json_decode($backup->getConfigs()['freepbx-callback'])));
 
 		$restore = $this->restoreObject($backup->getConfigs());
 		$restore->runRestore();
-		$this->assertSame($data, json_decode(file_get_contents($restored), true));
+		$this->assertSame(json_encode($data), json_encode(json_decode(file_get_contents($restored))));
+		$this->assertStringContainsString('"prompts":{}', file_get_contents($restored));
 		$this->assertSame(array(array('restored (stub)', 'INFO')), $restore->logged);
 		$this->assertSame(array(), glob(sys_get_temp_dir() . '/qcb-restore-*'));
 		$this->assertTrue(HarnessState::get('need_reload'));
@@ -736,13 +745,15 @@ class QueuecallbackTest extends TestCase {
 		if (!$runner->has(array('backup')) || !$runner->has(array('restore'))) {
 			$this->markTestSkipped('freepbx-callback has no `backup`/`restore` command yet');
 		}
-		$id = $this->addRequest('400', '5551234');
+		$this->addRequest('400', '5551234');
 		$this->cli(array('queue', 'set', '400', '--did', '5551000', '--attempts', '4'));
 		$this->module();
 		$backup = $this->backupObject();
 		$backup->runBackup('1', 'tx');
 		$configs = $backup->getConfigs();
-		$this->assertSame(1, $configs['freepbx-callback']['version']);
+		$this->assertSame(1, json_decode($configs['freepbx-callback'], true)['version']);
+		// The backup module keeps the configs as JSON in the backup file and decodes them on restore.
+		$configs = json_decode(json_encode($configs), true);
 
 		$this->db->exec('SET FOREIGN_KEY_CHECKS = 0');
 		foreach (array('qcb_events', 'qcb_attempts', 'qcb_requests', 'qcb_queues') as $table) {
@@ -752,13 +763,28 @@ class QueuecallbackTest extends TestCase {
 		$this->restoreObject($configs)->runRestore();
 		$row = $this->queueRow('400');
 		$this->assertSame(array('5551000', '4'), array($row['did'], (string)$row['attempts']));
-		$this->assertSame('pending', $this->requestStatus($id));
+		$open = $this->db->query("SELECT number, status FROM qcb_requests WHERE queue = '400'")->fetchAll(PDO::FETCH_NUM);
+		$this->assertSame(array(array('5551234', 'pending')), $open);
+	}
+
+	public function testABackupTheCliCannotMakeAddsNothing() {
+		putenv('QCB_STUB_BACKUP_EXIT=3');
+		$this->module($this->stub());
+		$backup = $this->backupObject();
+		try {
+			$backup->runBackup('1', 'tx');
+			$this->fail('runBackup() succeeded without data');
+		} catch (\FreePBX\modules\Queuecallback\CliError $e) {
+			// The backup module catches this, logs it and adds it to the backup's errors.
+			$this->assertStringContainsString('database unreachable', $e->getMessage());
+		}
+		$this->assertFalse($backup->getModified());
 	}
 
 	public function testARestoreTheCliRefusesFails() {
 		$module = $this->module($this->stub());
 		$this->expectException(\FreePBX\modules\Queuecallback\CliError::class);
-		$this->restoreObject(array('freepbx-callback' => array('version' => 999)))->runRestore();
+		$this->restoreObject(array('freepbx-callback' => '{"version": 999}'))->runRestore();
 	}
 
 	// --- i18n -----------------------------------------------------------------------------------------
