@@ -84,13 +84,13 @@ class DialplanHook {
 	public function asteriskVersion() {
 		if (function_exists('engine_getinfo')) {
 			$info = engine_getinfo();
-			if (is_array($info) && isset($info['engine'], $info['version']) && $info['engine'] === 'asterisk' && preg_match('/^[0-9]/', (string)$info['version'])
-				&& (string)$info['version'] !== '0') {
-				return (string)$info['version'];
+			$version = is_array($info) && isset($info['engine'], $info['version']) && $info['engine'] === 'asterisk' ? (string)$info['version'] : '';
+			if ($version !== '' && $version !== '0') {
+				return $version;
 			}
 		}
 		$version = $this->config->get('ASTVERSION');
-		return is_string($version) && preg_match('/^[0-9]/', $version) ? $version : '';
+		return is_string($version) ? $version : '';
 	}
 
 	/**
