@@ -88,5 +88,8 @@ ln -sfn "$CLI" "$BINDIR/freepbx-callback"
 echo "== fwconsole ma install $RAWNAME"
 fwconsole ma install "$RAWNAME"
 fwconsole reload
+# fwconsole run as root leaves root-owned files behind (GnuPG's sockets and locks in the web user's
+# home, caches); the GUI's Apply Config, which runs as that user, then fails. FreePBX's own repair:
+fwconsole chown >/dev/null
 "$BINDIR/freepbx-callback" doctor || true
 echo "done: Applications -> Queue Callback"

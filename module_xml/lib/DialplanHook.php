@@ -109,6 +109,11 @@ class DialplanHook {
 			if (preg_match('/^\[([A-Za-z0-9_.-]+)\]/', $line, $m)) {
 				$context = $m[1];
 				$exten = null;
+				// generated contexts: no `include => <context>-custom` (Asterisk warns at every reload
+				// about an include of a context nobody defines)
+				if (method_exists($ext, 'addSectionNoCustom')) {
+					$ext->addSectionNoCustom($context, true);
+				}
 				continue;
 			}
 			if ($context === null) {

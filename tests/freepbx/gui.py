@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -139,6 +140,19 @@ class Admin:
         assert tabs, f"no tab {title_part!r}; tabs: {[a.text for a in self.find('.nav-tabs a')]}"
         tabs[0].click()
         time.sleep(0.5)
+
+    def delete_from_action_bar(self) -> None:
+        """The form's red Delete button, confirmed as an admin confirms it."""
+        buttons = [b for b in self.find("#delete") if b.is_displayed()]
+        assert buttons, f"no Delete button: {self.text()[:500]}"
+        before = self.driver.current_url
+        buttons[0].click()
+        with contextlib.suppress(NoAlertPresentException):
+            self.driver.switch_to.alert.accept()
+        self.wait(lambda: self.driver.current_url != before, 30, "the delete to go through")
+        self.wait(
+            lambda: self.driver.execute_script("return document.readyState") == "complete", 60, "page load"
+        )
 
     def apply_config(self) -> None:
         """Click the red Apply Config button and wait until FreePBX says the reload is done."""

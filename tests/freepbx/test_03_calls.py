@@ -19,6 +19,7 @@ def configure(fpbx: FreePbx, queue: str, *args: str) -> None:
 
 
 def _new_request(fpbx: FreePbx, did: str, caller: str, queue: str) -> int:
+    fpbx.set_contacts(agent_port=9, customer_port=9)  # every agent busy elsewhere: the caller waits
     before = {row[0] for row in fpbx.query("SELECT id FROM qcb_requests")}
     call = press_1(fpbx, did=did, caller=caller)
     assert call.bye_received, f"FreePBX did not hang the caller up after the 1: {call.summary()}"
@@ -54,10 +55,14 @@ def test_agent_first_rings_the_extension_with_the_whisper_then_the_customer_as_t
         assert "5551000" in from_header, (
             f"the customer must see the DID, not the route's 5559999: {from_header}"
         )
-    log = fpbx.full_log()
-    whisper = log.rfind("qcb-callback-whisper")
-    assert whisper > 0 and "qcb-callback-for" in log[whisper:], "the agent heard no whisper"
-    assert "Local/1002@from-queue" in log, "the queue rang its FreePBX member"
+    whisper = [line for line in fpbx.full_log().splitlines() if "[s@qcb-callback-whisper:" in line]
+    played = [
+        line for line in whisper if 'Playback("Local/1002@from-queue' in line and "qcb-callback-for" in line
+    ]
+    said = [line for line in whisper if 'SayDigits("Local/1002@from-queue' in line and '"5551234"' in line]
+    assert played and said, (
+        f"the agent (FreePBX member Local/1002@from-queue) heard no whisper: {whisper[-6:]}"
+    )
 
 
 def test_customer_first_end_to_end(fpbx: FreePbx) -> None:
@@ -84,7 +89,15 @@ def test_customer_first_end_to_end(fpbx: FreePbx) -> None:
 
 def test_no_answer_retries_then_fails(fpbx: FreePbx) -> None:
     configure(
-        fpbx, "400", "--mode", "agent-first", "--no-notify-agents", "--attempts", "2", "--retry-interval", "5"
+        fpbx,
+        "400",
+        "--mode",
+        "agent-first",
+        "--no-notify-agents",
+        "--attempts",
+        "2",
+        "--retry-interval",
+        "10",
     )
     request_id = _new_request(fpbx, "5551000", "5551236", "400")
     agent, customer = phones(fpbx, customer_mode="noanswer")

@@ -9,6 +9,7 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 
 from tests.testbed.freepbx.bed import FreePbx
+from tests.testbed.wait import wait_for
 
 from . import gui
 from .calls import cli, request_row
@@ -48,7 +49,11 @@ def test_page_lists_the_request_and_cancel_and_call_again_work(fpbx: FreePbx, ad
     admin.shot("module-page.png")
 
     _press(admin, request_id, "cancel")
-    assert request_row(fpbx, request_id)["status"] == "cancelled"
+    wait_for(
+        lambda: request_row(fpbx, request_id)["status"] == "cancelled", 20, 0.3, "cancelled from the page"
+    )
     _press(admin, request_id, "retry")
-    assert request_row(fpbx, request_id)["status"] == "pending"
+    wait_for(
+        lambda: request_row(fpbx, request_id)["status"] == "pending", 20, 0.3, "called again from the page"
+    )
     cli(fpbx, "request", "cancel", str(request_id))

@@ -36,7 +36,8 @@ def test_deleting_the_queue_cancels_its_open_requests(fpbx: FreePbx, admin: gui.
     request_id = int(cli(fpbx, "request", "add", "402", "5551288")["request"]["id"])
     other = int(cli(fpbx, "request", "add", "400", "5551288")["request"]["id"])
 
-    admin.open("config.php?display=queues&action=delete&account=402")  # the form's Delete button
+    admin.open("config.php?display=queues&view=form&extdisplay=402")
+    admin.delete_from_action_bar()
     assert not admin.php_errors(), admin.php_errors()
     assert fpbx.query("SELECT COUNT(*) FROM queues_config WHERE extension = '402'") == [(0,)]
     assert request_row(fpbx, request_id)["status"] == "cancelled", "the deleted queue's request is still open"

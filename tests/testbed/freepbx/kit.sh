@@ -211,10 +211,12 @@ install_modules() {
       ('rtpstart','$RTP_START',NULL,'noid'),('rtpend','$RTP_END',NULL,'noid')"
   IN mariadb asterisk -e "INSERT IGNORE INTO ampusers (username,password_sha1,extension_low,extension_high,deptname,sections)
       VALUES ('admin',SHA1('admin'),'','','','*')"
+  # Asterisk's full log, as FreePBX's Log File Settings module writes it on a stock install
+  printf '[general]\ndateformat = %%F %%T.%%3q\n[logfiles]\nfull => notice,warning,error,verbose(3),dtmf\nconsole => notice,warning,error\n' > "$R/etc/asterisk/logger.conf"
   # no IAX, no other Asterisk's ports: this bed may run beside other Asterisks on the same loopback
   printf 'noload = chan_iax2.so\nnoload = res_pjsip_transport_websocket.so\n' > "$R/etc/asterisk/modules_custom.conf"
   cp "$HERE/pjsip_custom_post.conf" "$R/etc/asterisk/pjsip_custom_post.conf"
-  IN chown asterisk:asterisk /etc/asterisk/modules_custom.conf /etc/asterisk/pjsip_custom_post.conf
+  IN chown asterisk:asterisk /etc/asterisk/modules_custom.conf /etc/asterisk/pjsip_custom_post.conf /etc/asterisk/logger.conf
   say "fixtures"
   cp "$HERE/fixture.php" "$R/usr/src/kit-fixture.php"
   IN php /usr/src/kit-fixture.php
