@@ -12,6 +12,7 @@ The instance offers what tests/testbed/sipp.py expects of a bed (``root``, ``run
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -20,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import MySQLdb
 
@@ -58,6 +59,7 @@ class FreePbx:
         self.holder: subprocess.Popen[bytes] | None = None
         self._mnt_ns: str | None = None
         self._ami: AmiClient | None = None
+        self._lock: IO[str] | None = None
 
     # ------------------------------------------------------------------ addresses
 
@@ -143,6 +145,9 @@ class FreePbx:
     # ------------------------------------------------------------------ life cycle
 
     def start(self, timeout: float = 180) -> FreePbx:
+        # the bed's ports are fixed: one running bed per machine; a second session waits its turn
+        self._lock = (self.kit.parent / ".freepbx-run.lock").open("w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
         out = (self.logs / "holder.out").open("wb")
         self.holder = subprocess.Popen(
             [
@@ -225,6 +230,10 @@ class FreePbx:
         with contextlib.suppress(TestbedError):
             wait_for(lambda: not self._namespace_pids(), 15, 0.1, "FreePBX bed processes gone")
         self.holder = None
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
 
     def remove(self) -> None:
         if not os.environ.get(KEEP_ENV):
