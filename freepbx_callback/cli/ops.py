@@ -134,6 +134,13 @@ def doctor(ctx: click.Context, spool: Path | None, asterisk_user: str | None, as
     help="The running Asterisk's version (`asterisk -V` output works): Queue()'s gosub slot moved in 21.",
 )
 @click.option(
+    "--serve-fastagi",
+    "serve_port",
+    type=click.IntRange(1, 65535),
+    help="When a `freepbx-callback serve` is up (its heartbeat is fresh), route the AGI calls to "
+    "agi://127.0.0.1:PORT, with --agi's folder as the fallback; else run the agi-bin scripts.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
@@ -147,16 +154,30 @@ def dialplan(
     agi: str,
     agi_fallback: str | None,
     asterisk_version: str,
+    serve_port: int | None,
     output: Path | None,
     as_json: bool,
 ) -> None:
     """Render the dialplan and queue settings for the queues that offer a callback."""
+    service = service_of(ctx)
+    fastagi = False
+    if serve_port is not None:
+        if agi_fallback is not None or agi.startswith("agi://"):
+            raise click.UsageError("--serve-fastagi takes the agi-bin folder as --agi, and no --agi-fallback")
+        fastagi = any(node.kind == "serve" and node.up for node in service.nodes())
+        if fastagi:
+            agi, agi_fallback = f"agi://127.0.0.1:{serve_port}", agi
     try:
-        rendered = render(service_of(ctx).queues(), target, agi, asterisk_version, agi_fallback)
+        rendered = render(service.queues(), target, agi, asterisk_version, agi_fallback)
     except RenderError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:
-        data = {"dialplan": rendered.extensions, "queues": rendered.queue_settings}
+        data = {
+            "dialplan": rendered.extensions,
+            "queues": rendered.queue_settings,
+            "queue_entry": rendered.queue_entry,
+            "fastagi": fastagi,
+        }
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     elif output is not None:
         for path in rendered.write(output):

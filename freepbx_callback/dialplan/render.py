@@ -69,6 +69,8 @@ class Rendered:
     extensions: str
     queues_conf: str
     queue_settings: dict[str, dict[str, str]] = field(default_factory=dict)
+    # FreePBX: dialplan applications to run in ext-queues,<Q> just before its Queue() (the caller's side)
+    queue_entry: dict[str, list[str]] = field(default_factory=dict)
 
     def write(self, folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
@@ -138,6 +140,19 @@ def queue_settings(q: QueueSettings) -> dict[str, str]:
     }
 
 
+DEFAULT_LANGUAGE = "en"
+
+
+def queue_entry(q: QueueSettings) -> list[str]:
+    """FreePBX: what runs on the caller's channel in ext-queues,<Q> before Queue(). A queue whose language
+    is not the PBX default sets the caller's language, unless the PBX already gave the channel another
+    one (FreePBX's Languages module on the inbound route, the trunk): the offer, the confirmations and the
+    stored request (and so the callback) then speak it."""
+    if q.language == DEFAULT_LANGUAGE:
+        return []
+    return [f'ExecIf($["${{CHANNEL(language)}}" = "{DEFAULT_LANGUAGE}"]?Set(CHANNEL(language)={q.language}))']
+
+
 def render(
     queues: list[QueueSettings],
     target: str = "asterisk",
@@ -164,4 +179,5 @@ def render(
         extensions=_ENV.get_template("extensions.conf.j2").render(context),
         queues_conf=_ENV.get_template("queues.conf.j2").render(context),
         queue_settings=settings,
+        queue_entry={q.queue: queue_entry(q) for q in enabled if target == "freepbx" and queue_entry(q)},
     )

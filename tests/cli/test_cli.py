@@ -295,3 +295,46 @@ def test_queue_commands_raise_freepbx_apply_config(db_dsn: str) -> None:
     assert run(db_dsn, "queue", "delete", "400").exit_code == 0
     assert need_reload() == "true"
     store.close()
+
+
+def test_dialplan_uses_fastagi_only_while_serve_is_up(db_dsn: str) -> None:
+    import json
+    import os
+
+    from freepbx_callback import __version__
+    from freepbx_callback.config import Dsn
+    from freepbx_callback.models import Heartbeat
+    from freepbx_callback.service import CallbackService, utcnow
+    from freepbx_callback.store import Store
+
+    run(db_dsn, "queue", "set", "400", "--enable")
+    agi = ["--agi", "/var/lib/asterisk/agi-bin", "--serve-fastagi", "4577"]
+    args = ["dialplan", "--target", "freepbx", *agi]
+    before = json.loads(run(db_dsn, *args, "--json").output)
+    assert before["fastagi"] is False and "agi://" not in before["dialplan"]
+    assert "AGI(/var/lib/asterisk/agi-bin/qcb-request.agi,400)" in before["dialplan"]
+
+    service = CallbackService(Store.connect(Dsn.parse(db_dsn)))
+    for kind in ("cron", "serve"):
+        service.heartbeat(Heartbeat("pbx1", kind, os.getpid(), __version__, utcnow(), 2.0, True))
+        after = json.loads(run(db_dsn, *args, "--json").output)
+        if kind == "cron":  # a cron tick serves no FastAGI
+            assert after["fastagi"] is False
+    assert after["fastagi"] is True
+    assert "AGI(agi://127.0.0.1:4577/request,400)" in after["dialplan"]
+    assert "AGI(/var/lib/asterisk/agi-bin/qcb-request.agi,400)" in after["dialplan"], "the fallback stays"
+    mixed = run(db_dsn, "dialplan", "--agi", "agi://127.0.0.1:4577", "--serve-fastagi", "4577")
+    assert mixed.exit_code == 2 and "--serve-fastagi" in mixed.output
+
+
+def test_dialplan_json_gives_freepbx_the_queue_language_entry(db_dsn: str) -> None:
+    import json
+
+    run(db_dsn, "queue", "set", "400", "--enable")
+    run(db_dsn, "queue", "set", "401", "--enable", "--language", "ru")
+    data = json.loads(run(db_dsn, "dialplan", "--target", "freepbx", "--json").output)
+    assert data["queue_entry"] == {
+        "401": ['ExecIf($["${CHANNEL(language)}" = "en"]?Set(CHANNEL(language)=ru))']
+    }
+    plain = json.loads(run(db_dsn, "dialplan", "--json").output)
+    assert plain["queue_entry"] == {}
