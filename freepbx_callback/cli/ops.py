@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .. import freepbx, health
-from ..config import ConfigError, dsn_source, resolve_dsn
+from ..config import FASTAGI_PORT, ConfigError, dsn_source, resolve_dsn
 from ..dialplan.render import DEFAULT_AGI_DIR, DEFAULT_ASTERISK_VERSION, TARGETS, RenderError, render
 from ..journal import Journal
 from ..prompts import install_sounds
@@ -137,8 +137,11 @@ def doctor(ctx: click.Context, spool: Path | None, asterisk_user: str | None, as
     "--serve-fastagi",
     "serve_port",
     type=click.IntRange(1, 65535),
+    is_flag=False,
+    flag_value=FASTAGI_PORT,
     help="When a `freepbx-callback serve` is up (its heartbeat is fresh), route the AGI calls to "
-    "agi://127.0.0.1:PORT, with --agi's folder as the fallback; else run the agi-bin scripts.",
+    f"agi://127.0.0.1:PORT (PORT defaults to serve's {FASTAGI_PORT}), with --agi's folder as the "
+    "fallback; else run the agi-bin scripts.",
 )
 @click.option(
     "-o",

@@ -55,6 +55,13 @@ class DialplanHook {
 			foreach ((array)$lines as $key => $value) {
 				$conf->addQueuesAdditional($queue, (string)$key, (string)$value);
 			}
+			// the caller's side of the queue (its language), just before FreePBX's Queue() line
+			$entry = isset($rendered['queue_entry'][$queue]) ? (array)$rendered['queue_entry'][$queue] : array();
+			foreach ($entry as $app) {
+				if (method_exists($ext, 'splice')) {
+					$ext->splice('ext-queues', $queue, 'qcall', new \extension((string)$app));
+				}
+			}
 		}
 		if ($conflicts) {
 			$this->notices->warning('conflict', Module::t('Queue Callback: queues without callback'), ucfirst(implode('; ', $conflicts)) . '.');
@@ -70,6 +77,9 @@ class DialplanHook {
 		if (is_string($agidir) && $agidir !== '') {
 			$args[] = '--agi=' . $agidir;
 		}
+		// while the module's daemon (`freepbx-callback serve`) runs: its FastAGI server, with the agi-bin
+		// scripts as the fallback in the same call when it does not answer
+		$args[] = '--serve-fastagi';
 		$version = $this->asteriskVersion();
 		if ($version !== '') {
 			$args[] = '--asterisk-version=' . $version;
