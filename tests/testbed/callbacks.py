@@ -127,16 +127,17 @@ class CallbackBed:
         agents: dict[str, Uas],
         customer: Uas | None,
         queue: str = "400",
+        asterisk_version: str = "22",
     ) -> CallbackBed:
         """Configure the phones and queue, render the project's dialplan, start Asterisk."""
         cls.configure(bed, queue, agents, customer)
         cb = cls(bed, dsn, queue)
-        cb.render(service)
+        cb.render(service, asterisk_version=asterisk_version)
         bed.start()
         return cb
 
-    def render(self, service: CallbackService, agi: str | None = None) -> None:
-        rendered = render(service.queues(), "asterisk", agi or str(self.bed.agi_dir))
+    def render(self, service: CallbackService, agi: str | None = None, asterisk_version: str = "22") -> None:
+        rendered = render(service.queues(), "asterisk", agi or str(self.bed.agi_dir), asterisk_version)
         rendered.write(self.bed.etc)
 
     def dialer(self, journal: Path, **config: object) -> Dialer:
