@@ -26,11 +26,12 @@ def msgids(path: Path) -> set[str]:
 
 @needs_gettext
 def test_pot_is_current(tmp_path: Path) -> None:
-    sources = [
-        MODULE_DIR / "Queuecallback.class.php",
-        MODULE_DIR / "page.queuecallback.php",
-        *sorted((MODULE_DIR / "views").glob("*.php")),
-    ]
+    # every PHP file of the module: the BMO class, the page, Backup/Restore/Job, lib/ and the views
+    sources = (
+        sorted(MODULE_DIR.glob("*.php"))
+        + sorted((MODULE_DIR / "lib").glob("*.php"))
+        + sorted((MODULE_DIR / "views").glob("*.php"))
+    )
     fresh = tmp_path / "fresh.pot"
     subprocess.run(
         [

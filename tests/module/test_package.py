@@ -115,6 +115,11 @@ def test_tarball_layout(tmp_path: Path) -> None:
         "i18n/ru_RU/LC_MESSAGES/queuecallback.mo",
     ):
         assert f"queuecallback/{name}" in members, name
+    # every PHP file of the module, in any folder (lib/ included), or FreePBX fails on a missing require
+    php = sorted(p.relative_to(REPO / "module_xml").as_posix() for p in (REPO / "module_xml").rglob("*.php"))
+    assert "lib/Runtime.php" in php and "Backup.php" in php
+    missing = [name for name in php if f"queuecallback/{name}" not in members]
+    assert not missing, f"module_xml PHP files not in the tarball: {missing}"
     agis = [m for n, m in members.items() if n.startswith("queuecallback/agi-bin/")]
     assert agis and all(m.name.rsplit("/", 1)[1].startswith("qcb-") and m.mode & 0o111 for m in agis)
     assert {p.name for p in (REPO / "agi-bin").glob("qcb-*.agi")} == {m.name.rsplit("/", 1)[1] for m in agis}
@@ -375,7 +380,8 @@ def test_install_sh_installs_only_queuecallback_and_replaces_code_of_the_same_ve
         assert done.returncode == 0, done.stdout + done.stderr
 
     install(package)
-    assert calls.read_text().splitlines() == ["ma install queuecallback", "reload"]
+    # then reload, and fwconsole chown: what root's fwconsole left root-owned would stop the GUI (web user)
+    assert calls.read_text().splitlines() == ["ma install queuecallback", "reload", "chown"]
     assert (web / "admin" / "modules" / "queuecallback" / "wheels" / "manifest.json").is_file()
     cli = bindir / "freepbx-callback"
     assert os.readlink(cli) == str(varlib / "freepbx-callback" / "current" / "bin" / "freepbx-callback")
@@ -394,5 +400,5 @@ def test_install_sh_installs_only_queuecallback_and_replaces_code_of_the_same_ve
         f"{__version__} second build"
     )
     assert "installlocal" not in calls.read_text()
-    assert calls.read_text().splitlines() == ["ma install queuecallback", "reload"] * 2
+    assert calls.read_text().splitlines() == ["ma install queuecallback", "reload", "chown"] * 2
     assert stat.S_IMODE((venv / "bin" / "freepbx-callback").stat().st_mode) & 0o111
