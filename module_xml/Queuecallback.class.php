@@ -12,15 +12,17 @@ use FreePBX\modules\Queuecallback\Ajax;
 use FreePBX\modules\Queuecallback\CliError;
 use FreePBX\modules\Queuecallback\CliRunner;
 use FreePBX\modules\Queuecallback\DialplanHook;
+use FreePBX\modules\Queuecallback\ForeignKeys;
 use FreePBX\modules\Queuecallback\Health;
 use FreePBX\modules\Queuecallback\Notices;
 use FreePBX\modules\Queuecallback\Page;
 use FreePBX\modules\Queuecallback\Queues;
 use FreePBX\modules\Queuecallback\QueueTab;
 use FreePBX\modules\Queuecallback\Requests;
+use FreePBX\modules\Queuecallback\Runtime;
 use FreePBX\modules\Queuecallback\Settings;
 
-foreach (array('CliRunner', 'Notices', 'Queues', 'Settings', 'Requests', 'Health', 'DialplanHook', 'QueueTab', 'Page', 'Ajax') as $qcbLib) {
+foreach (array('Runtime', 'CliRunner', 'ForeignKeys', 'Notices', 'Queues', 'Settings', 'Requests', 'Health', 'DialplanHook', 'QueueTab', 'Page', 'Ajax') as $qcbLib) {
 	require_once __DIR__ . '/lib/' . $qcbLib . '.php';
 }
 unset($qcbLib);
@@ -41,7 +43,14 @@ class Queuecallback extends FreePBX_Helpers implements BMO {
 		}
 		$this->FreePBX = $freepbx;
 		$this->db = $freepbx->Database;
-		$this->cli = $cli instanceof CliRunner ? $cli : new CliRunner($this->getConfig('cli_path') ?: null);
+		$this->cli = $cli instanceof CliRunner ? $cli : new CliRunner($this->getConfig('cli_path') ?: null, 60, $this->varlib());
+	}
+
+	/** FreePBX's ASTVARLIBDIR (where lib/Runtime.php keeps the runtime's `current` link), or null. */
+	private function varlib() {
+		$config = $this->bmo('Config');
+		$varlib = is_object($config) && method_exists($config, 'get') ? $config->get('ASTVARLIBDIR') : null;
+		return is_string($varlib) && $varlib !== '' ? $varlib : null;
 	}
 
 	public function cli() {
@@ -63,6 +72,18 @@ class Queuecallback extends FreePBX_Helpers implements BMO {
 	// --- install / uninstall --------------------------------------------------------------------------
 
 	public function install() {
+		$given = getenv('QCB_CLI');
+		if (!is_string($given) || $given === '') {
+			// The Python runtime, built offline from the package's wheels/ (lib/Runtime.php), so that Module Admin
+			// and `fwconsole ma install` need no shell step; it throws with what root must run when the host lacks
+			// something. $QCB_CLI names a command to use instead (the PHPUnit harness sets it): nothing to build.
+			$cliPath = Runtime::forModule(__DIR__, $this->FreePBX, array('log' => function ($line) {
+				$this->out($line);
+			}))->ensure();
+			$this->setConfig('cli_path', $cliPath);
+			$this->cli = new CliRunner($cliPath, 60, $this->varlib());
+			$this->parts = array();
+		}
 		if (!$this->cli->available()) {
 			throw new \Exception(sprintf(
 				self::t('The freepbx-callback command was not found at %s. Install the Python package first (packaging/install.sh, or pip install freepbx-callback into /opt/freepbx-callback/venv and link bin/freepbx-callback to /usr/local/bin), then install this module again.'),
@@ -85,13 +106,7 @@ class Queuecallback extends FreePBX_Helpers implements BMO {
 		$this->unregisterDialer();
 		$this->removeCopiedFiles();
 		// FreePBX drops the <database> tables after this; without the foreign keys any order works.
-		foreach (array('qcb_attempts' => 'fk_attempt_request', 'qcb_events' => 'fk_event_request') as $table => $fk) {
-			try {
-				$this->db->exec("ALTER TABLE `$table` DROP FOREIGN KEY IF EXISTS `$fk`");
-			} catch (\Exception $e) {
-				// The table is already gone: nothing to loosen.
-			}
-		}
+		ForeignKeys::dropAll($this->db);
 		return true;
 	}
 

@@ -3,6 +3,8 @@
 // an array, no shell), stdout/stderr are captured, a timeout stops a stuck process.
 namespace FreePBX\modules\Queuecallback;
 
+require_once __DIR__ . '/Runtime.php';
+
 class CliError extends \RuntimeException {
 	/** @var int exit status of the command (-1: it could not be started or timed out) */
 	public $exitCode;
@@ -24,11 +26,9 @@ class CliRunner {
 	const DB_DOWN = 3;
 	const DUPLICATE = 4;
 
-	const DEFAULT_PATHS = array(
-		'/usr/local/bin/freepbx-callback',
-		'/opt/freepbx-callback/venv/bin/freepbx-callback',
-		'/usr/bin/freepbx-callback',
-	);
+	/** Where else the CLI may be, after the runtime lib/Runtime.php builds (see candidates()). */
+	const LINKED_PATH = '/usr/local/bin/freepbx-callback';
+	const SYSTEM_PATH = '/usr/bin/freepbx-callback';
 
 	/** @var string[] the command and any fixed leading arguments */
 	private $command;
@@ -38,14 +38,30 @@ class CliRunner {
 	private $helpCache = array();
 
 	/**
-	 * @param string|null $path explicit path; else $QCB_CLI, else the first of DEFAULT_PATHS that exists
+	 * @param string|null $path explicit path; else $QCB_CLI, else the first of candidates($varlib) that exists
+	 * @param string|null $varlib FreePBX's ASTVARLIBDIR (default /var/lib/asterisk)
 	 */
-	public function __construct($path = null, $timeout = 60) {
-		$this->command = array(self::locate($path));
+	public function __construct($path = null, $timeout = 60, $varlib = null) {
+		$this->command = array(self::locate($path, $varlib));
 		$this->timeout = $timeout;
 	}
 
-	public static function locate($path = null) {
+	/**
+	 * Where the CLI may be, best first: the runtime the module's install built (its `current` link under
+	 * ASTVARLIBDIR), the link packaging/install.sh makes, the runtime folders themselves, a system-wide pip.
+	 */
+	public static function candidates($varlib = null) {
+		$varlib = is_string($varlib) && $varlib !== '' ? $varlib : Runtime::DEFAULT_VARLIB;
+		return array(
+			Runtime::pointer($varlib) . '/bin/freepbx-callback',
+			self::LINKED_PATH,
+			Runtime::DEFAULT_PREFIX . '/venv/bin/freepbx-callback',
+			Runtime::baseDir($varlib) . '/venv/bin/freepbx-callback',
+			self::SYSTEM_PATH,
+		);
+	}
+
+	public static function locate($path = null, $varlib = null) {
 		if (is_string($path) && $path !== '') {
 			return $path;
 		}
@@ -53,7 +69,7 @@ class CliRunner {
 		if (is_string($env) && $env !== '') {
 			return $env;
 		}
-		foreach (self::DEFAULT_PATHS as $candidate) {
+		foreach (self::candidates($varlib) as $candidate) {
 			if (is_file($candidate) && is_executable($candidate)) {
 				return $candidate;
 			}

@@ -7,6 +7,7 @@ system python3; the script must then re-run itself with the virtualenv's python 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,43 @@ def test_system_python_hands_over_to_the_virtualenv(service: CallbackService, db
     play([SYSTEM_PYTHON, str(SCRIPTS / "qcb-request.agi"), "400"], env, agi_env("5552222"))
     [r] = service.list()
     assert r.number == "5552222"
+
+
+def test_system_python_finds_the_runtime_beside_its_agi_bin_folder(
+    service: CallbackService, db_dsn: str, tmp_path: Path
+) -> None:
+    """The module's install builds the runtime under ASTVARLIBDIR (`freepbx-callback/current`, a link to
+    the virtualenv); fwconsole reload copies the scripts into ASTVARLIBDIR/agi-bin: no QCB_PYTHON needed."""
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        pytest.skip(f"no {SYSTEM_PYTHON} on this machine")
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import freepbx_callback"], cwd="/", capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip(f"{SYSTEM_PYTHON} itself has the package: nothing to hand over")
+    venv = Path(sys.prefix)
+    if not (venv / "pyvenv.cfg").is_file():
+        pytest.skip("the tests do not run in a virtualenv: nothing to link as the runtime")
+    varlib = tmp_path / "varlib"
+    (varlib / "agi-bin").mkdir(parents=True)
+    (varlib / "freepbx-callback").mkdir()
+    (varlib / "freepbx-callback" / "current").symlink_to(venv)
+    for name in ("qcb-request.agi", "qcb-outcome.agi"):
+        shutil.copy2(SCRIPTS / name, varlib / "agi-bin" / name)
+    service.set_queue("400", enabled=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "QCB_PYTHON")}
+    env.update(QCB_DSN=db_dsn)
+    play([SYSTEM_PYTHON, str(varlib / "agi-bin" / "qcb-request.agi"), "400"], env, agi_env("5553333"))
+    [r] = service.list()
+    assert r.number == "5553333"
+
+
+def test_no_runtime_anywhere_fails_at_once(tmp_path: Path) -> None:
+    """Without the package and without any runtime the script stops with the ImportError (no exec loop)."""
+    if not os.access(SYSTEM_PYTHON, os.X_OK) or Path("/opt/freepbx-callback/venv/bin/python").exists():
+        pytest.skip(f"needs {SYSTEM_PYTHON} and no /opt/freepbx-callback runtime on this machine")
+    (tmp_path / "agi-bin").mkdir()
+    script = shutil.copy2(SCRIPTS / "qcb-request.agi", tmp_path / "agi-bin" / "qcb-request.agi")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "QCB_PYTHON")}
+    done = subprocess.run(
+        [SYSTEM_PYTHON, str(script), "400"], env=env, cwd="/", capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode != 0 and "ModuleNotFoundError" in done.stderr, done.stderr

@@ -46,9 +46,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _running: dict[str, FreePbx] = {}
 
 
-def _package(dest: Path) -> None:
+def _package(dest: Path, source: Path = REPO) -> None:
     done = subprocess.run(
-        [sys.executable, str(REPO / "packaging" / "package.py"), "--dist", str(dest)],
+        [sys.executable, str(source / "packaging" / "package.py"), "--dist", str(dest)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -59,7 +59,8 @@ def _package(dest: Path) -> None:
 def mirror_runtime(bed: FreePbx, dist: Path) -> None:
     """The bed's Asterisk runs in the sid root, whose python is not the FreePBX root's: give it a virtualenv
     at the same path from the same wheel, so the installed agi-bin scripts hand over to it as on a host
-    where Asterisk and FreePBX share one system."""
+    where Asterisk and FreePBX share one system (and check_sid_sees_its_runtime: the scripts' first
+    choice, the module's own runtime under ASTVARLIBDIR, never gives sid a foreign one)."""
     wheels = bed.run_dir / "sid-wheels"
     wheels.mkdir(exist_ok=True)
     for wheel in dist.glob("freepbx_callback-*.whl"):
@@ -71,7 +72,7 @@ def mirror_runtime(bed: FreePbx, dist: Path) -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    venv = "/opt/freepbx-callback/venv"
+    venv = SID_VENV
     for cmd in (
         ["python3", "-m", "venv", "--system-site-packages", venv],
         [
@@ -88,15 +89,40 @@ def mirror_runtime(bed: FreePbx, dist: Path) -> None:
     ):
         result = bed.run_in_root(cmd, timeout=300)
         assert result.returncode == 0, f"{cmd}: {result.stdout}{result.stderr}"
+    check_sid_sees_its_runtime(bed)
 
 
-def install_product(bed: FreePbx) -> subprocess.CompletedProcess[str]:
-    """`make package`, then packaging/install.sh in the FreePBX root, as root, as on a FreePBX host."""
+SID_VENV = "/opt/freepbx-callback/venv"
+CURRENT_PYTHON = "/var/lib/asterisk/freepbx-callback/current/bin/python"
+
+
+def check_sid_sees_its_runtime(bed: FreePbx) -> None:
+    """The agi-bin scripts try <ASTVARLIBDIR>/freepbx-callback/current/bin/python before SID_VENV, and
+    ASTVARLIBDIR is shared by both roots. Where `current` links to /opt/freepbx-callback/venv (a runtime
+    root built: install.sh), the sid root resolves that to its own venv above. Where it links into
+    ASTVARLIBDIR (the web user's build from Module Admin), that venv's python is bookworm's python3.11,
+    which the sid root does not have: the link dangles there, the scripts skip it and take SID_VENV. Any
+    other outcome would run sid's Asterisk with a foreign venv, so the bed stops here and says so."""
+    probe = (
+        "import os; p = os.environ['P']; "
+        "print(os.path.realpath(p.rsplit('/bin/', 1)[0]) if os.access(p, os.X_OK) else '-')"
+    )
+    done = bed.run_in_root(["python3", "-c", probe], env={"P": CURRENT_PYTHON})
+    seen = done.stdout.strip()
+    assert done.returncode == 0 and seen in ("-", SID_VENV), (
+        f"in the Asterisk (sid) root {CURRENT_PYTHON} runs the venv {seen!r}, not {SID_VENV}: the "
+        f"agi-bin scripts would start a virtualenv built for the FreePBX root's python ({done.stderr})"
+    )
+
+
+def install_product(bed: FreePbx, source: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """`make package` (of the work tree, or of ``source``: a copy of it), then packaging/install.sh in the
+    FreePBX root, as root, as on a FreePBX host."""
     dist = bed.run_dir / "dist"
     if dist.exists():
         shutil.rmtree(dist)
-    _package(dist)
-    shutil.copy2(REPO / "packaging" / "install.sh", bed.run_dir / "install.sh")
+    _package(dist, source)
+    shutil.copy2(source / "packaging" / "install.sh", bed.run_dir / "install.sh")
     done = bed.bw(["sh", str(bed.run_dir / "install.sh"), str(dist)], timeout=900, check=False)
     (bed.logs / "install.out").write_text(done.stdout + done.stderr)
     mirror_runtime(bed, dist)

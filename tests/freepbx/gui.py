@@ -14,6 +14,7 @@ from selenium.common.exceptions import NoAlertPresentException, WebDriverExcepti
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import Select
 
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -162,4 +163,69 @@ class Admin:
         self.find("#button_reload")[0].click()
         self.wait(
             lambda: not any(b.is_displayed() for b in self.find("#button_reload")), 180, "Apply Config done"
+        )
+
+    # ---------------------------------------------------------------- Module Admin
+
+    def upload_module(self, tarball: Path, shot: str | None = None) -> str:
+        """Admin → Module Admin → "Upload modules" → Upload (From Hard Disk) with a local tarball; returns
+        the page's answer."""
+        self.open("config.php?display=modules")
+        buttons = [b for b in self.find("input[type=button]") if b.get_attribute("value") == "Upload modules"]
+        assert buttons, f"no Upload modules button: {self.text()[:800]}"
+        buttons[0].click()
+        self.wait(lambda: self.find("#local-type"), 30, "the upload page")
+        Select(self.find("#local-type")[0]).select_by_value("upload")
+        self.find("input[type=file][name=uploadmod]")[0].send_keys(str(tarball))
+        if shot:
+            self.shot(shot)
+        self.find("#upload")[0].click()
+        self.wait(
+            lambda: "uploaded successfully" in self.text() or "error(s) occurred" in self.text(),
+            300,
+            "the upload to finish",
+        )
+        return self.text()
+
+    def install_module(self, rawname: str, timeout: float = 600, shot: str | None = None) -> str:
+        """Module Admin's own flow for a local module: open its row, Action "Install", Process, Confirm;
+        waits for the progress dialog to finish and returns what it printed."""
+        self.open("config.php?display=modules")
+        row = self.find(f"#fullmodule_{rawname}")
+        assert row, f"{rawname} is not in Module Admin's list: {self.text()[:800]}"
+        row[0].click()
+        label = f"label[for=install_{rawname}]"
+        self.wait(lambda: any(x.is_displayed() for x in self.find(label)), 20, f"{rawname}'s Install action")
+        self.find(label)[0].click()
+        process = [b for b in self.find("input[type=submit][name=process]") if b.is_displayed()]
+        assert process, "no Process button"
+        process[0].click()
+        self.wait(lambda: "Please confirm the following actions" in self.text(), 60, "the confirm page")
+        assert "will be installed and enabled" in self.text(), self.text()[:1500]
+        if shot:
+            self.shot(shot)
+        confirm = [b for b in self.find("input[name=process]") if b.get_attribute("value") == "Confirm"]
+        assert confirm, "no Confirm button"
+        confirm[0].click()
+
+        def finished() -> bool:
+            box = self.find("#moduledialogwrapper")
+            if not box:
+                return False
+            shown = box[0].text
+            return any(a.text == "Return" for a in box[0].find_elements(By.TAG_NAME, "a")) or (
+                "Whoops" in shown or "Stack frames" in shown
+            )
+
+        self.wait(finished, timeout, f"Module Admin to install {rawname}")
+        return str(self.find("#moduledialogwrapper")[0].text)
+
+    def close_module_dialog(self) -> None:
+        """The progress dialog's Return link: back to Module Admin, as an admin leaves it."""
+        links = [a for a in self.find("#moduledialogwrapper a") if a.text == "Return"]
+        assert links, "no Return link in the dialog"
+        links[0].click()
+        self.wait(lambda: not self.find("#moduledialogwrapper"), 60, "the dialog to close")
+        self.wait(
+            lambda: self.driver.execute_script("return document.readyState") == "complete", 60, "page load"
         )

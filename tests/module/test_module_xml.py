@@ -88,6 +88,16 @@ def test_database_tables_match_the_migrated_schema(dsn: Dsn) -> None:
     assert datetimes and set(datetimes.values()) == {3}
 
 
+def test_every_foreign_key_has_a_declared_index_of_exactly_its_columns() -> None:
+    """FreePBX's table step (Doctrine DBAL) reads a foreign key whose columns are not exactly some index's
+    columns as needing an implicit index IDX_<hash>, then drops that index, which does not exist: a reinstall
+    failed with "Can't DROP INDEX IDX_...". module.xml must declare such an index for each foreign key."""
+    declared = module_xml_schema()
+    for table, name, columns, *_ in sorted(FOREIGN_KEYS):
+        exact = [i for i, (_, cols) in declared[table]["indexes"].items() if cols == columns]
+        assert exact, f"{table}.{name} on {columns}: no index in module.xml with exactly those columns"
+
+
 def _migrate(db_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*cli_command(), "--dsn", db_url, "db", "migrate"], capture_output=True, text=True, timeout=120

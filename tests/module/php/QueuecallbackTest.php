@@ -114,6 +114,51 @@ class QueuecallbackTest extends TestCase {
 		$this->assertSame(array(), FreePBX::Job()->getAll());
 	}
 
+	public function testInstallBuildsThePythonRuntimeFromWheelsUnlessQcbCliNamesTheCommand() {
+		// module_xml/ has no wheels/ (package.py adds them to the tarball): install() must go to lib/Runtime.php
+		// for the runtime and stop with its message, before it touches anything.
+		$given = getenv('QCB_CLI');
+		putenv('QCB_CLI');
+		try {
+			$module = new Queuecallback(FreePBX::create());
+			$module->install();
+			$this->fail('install() did not build the runtime');
+		} catch (\FreePBX\modules\Queuecallback\RuntimeError $e) {
+			$this->assertStringContainsString(QCB_MODULE_DIR . '/wheels/manifest.json', $e->getMessage());
+			$this->assertStringContainsString('make package', $e->getMessage());
+		} finally {
+			putenv('QCB_CLI=' . $given);
+		}
+		$this->assertSame(array(), FreePBX::Job()->getAll());
+		$this->assertFalse($module->getConfig('cli_path'));
+	}
+
+	public function testTheCliIsFoundWhereTheRuntimeIsBuilt() {
+		$given = getenv('QCB_CLI');
+		putenv('QCB_CLI');
+		$varlib = HarnessState::dir() . '/varlib';
+		try {
+			$this->assertSame($varlib . '/freepbx-callback/current/bin/freepbx-callback', CliRunner::candidates($varlib)[0]);
+			$this->assertSame(array(
+				$varlib . '/freepbx-callback/current/bin/freepbx-callback',
+				'/usr/local/bin/freepbx-callback',
+				'/opt/freepbx-callback/venv/bin/freepbx-callback',
+				$varlib . '/freepbx-callback/venv/bin/freepbx-callback',
+				'/usr/bin/freepbx-callback',
+			), CliRunner::candidates($varlib));
+			@mkdir($varlib . '/freepbx-callback/venv/bin', 0777, true);
+			$cli = $varlib . '/freepbx-callback/venv/bin/freepbx-callback';
+			file_put_contents($cli, "#!/bin/sh\necho 'freepbx-callback, version 9'\n");
+			chmod($cli, 0755);
+			@symlink($varlib . '/freepbx-callback/venv', $varlib . '/freepbx-callback/current');
+			$this->assertSame($varlib . '/freepbx-callback/current/bin/freepbx-callback', CliRunner::locate(null, $varlib));
+			$this->assertSame('explicit', CliRunner::locate('explicit', $varlib));
+		} finally {
+			putenv('QCB_CLI=' . $given);
+		}
+		$this->assertSame($given, CliRunner::locate(null, $varlib));
+	}
+
 	public function testUninstallRemovesWhatInstallAndReloadAdded() {
 		$module = $this->module();
 		$module->install();
@@ -142,6 +187,30 @@ class QueuecallbackTest extends TestCase {
 		// Put the foreign keys back for the next tests (db migrate does not recreate them on existing tables).
 		$this->db->exec('ALTER TABLE qcb_attempts ADD CONSTRAINT fk_attempt_request FOREIGN KEY (request_id) REFERENCES qcb_requests (id) ON DELETE CASCADE');
 		$this->db->exec('ALTER TABLE qcb_events ADD CONSTRAINT fk_event_request FOREIGN KEY (request_id) REFERENCES qcb_requests (id) ON DELETE CASCADE');
+	}
+
+	private function foreignKeys() {
+		return $this->db->query("SELECT CONCAT(TABLE_NAME, '.', CONSTRAINT_NAME) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'qcb\\_%' ORDER BY 1")->fetchAll(PDO::FETCH_COLUMN);
+	}
+
+	public function testBeforeTheTableStepOnlyForeignKeysWithoutTheirOwnIndexGo() {
+		require_once QCB_MODULE_DIR . '/lib/ForeignKeys.php';
+		$both = array('qcb_attempts.fk_attempt_request', 'qcb_events.fk_event_request');
+		$this->assertSame($both, $this->foreignKeys());
+		// tables as db migrate makes them (schema 5): FreePBX's table step has nothing to stumble on
+		$this->assertSame(array(), \FreePBX\modules\Queuecallback\ForeignKeys::beforeTableStep($this->db));
+		$this->assertSame($both, $this->foreignKeys());
+		// qcb_attempts as an earlier build made it: only (request_id, attempt_no) holds request_id
+		$this->db->exec('DROP INDEX ix_attempt_request ON qcb_attempts');
+		try {
+			$this->assertSame(array('qcb_attempts.fk_attempt_request'), \FreePBX\modules\Queuecallback\ForeignKeys::beforeTableStep($this->db));
+			$this->assertSame(array('qcb_events.fk_event_request'), $this->foreignKeys());
+		} finally {
+			$this->db->exec('CREATE INDEX IF NOT EXISTS ix_attempt_request ON qcb_attempts (request_id)');
+		}
+		// what install() runs next puts it back
+		$this->cli(array('db', 'migrate'));
+		$this->assertSame($both, $this->foreignKeys());
 	}
 
 	public function testCronFallbackWhenThereIsNoJobScheduler() {

@@ -176,6 +176,10 @@ class FreePbx:
                     )
                 time.sleep(0.2)
             self._mnt_ns = os.readlink(f"/proc/{self.holder.pid}/ns/mnt")
+            # A Debian host has a machine id (systemd-machine-id-setup); debootstrap's root has none, and
+            # Module Admin's process step dies without one (modulefunctions.class.php: preg_replace on null).
+            machine_id = "tr -d - </proc/sys/kernel/random/uuid >/etc/machine-id"
+            self.bw(["sh", "-c", f"[ -s /etc/machine-id ] || {machine_id}"])
             self._ami = wait_for(self._ami_login, 20, 0.2, "AMI login")
         except BaseException:
             self.stop()
