@@ -21,8 +21,9 @@ use FreePBX\modules\Queuecallback\QueueTab;
 use FreePBX\modules\Queuecallback\Requests;
 use FreePBX\modules\Queuecallback\Runtime;
 use FreePBX\modules\Queuecallback\Settings;
+use FreePBX\modules\Queuecallback\Sounds;
 
-foreach (array('Runtime', 'CliRunner', 'ForeignKeys', 'Notices', 'Queues', 'Settings', 'Requests', 'Health', 'DialplanHook', 'QueueTab', 'Page', 'Ajax') as $qcbLib) {
+foreach (array('Runtime', 'Sounds', 'CliRunner', 'ForeignKeys', 'Notices', 'Queues', 'Settings', 'Requests', 'Health', 'DialplanHook', 'QueueTab', 'Page', 'Ajax') as $qcbLib) {
 	require_once __DIR__ . '/lib/' . $qcbLib . '.php';
 }
 unset($qcbLib);
@@ -99,6 +100,10 @@ class Queuecallback extends FreePBX_Helpers implements BMO {
 		}
 		$this->out(trim($migrate['stdout']));
 		$this->registerDialer();
+		// the prompts' languages must exist in Asterisk's sounds folder for the reload to link them
+		foreach (Sounds::prepareLanguages(__DIR__, $this->varlib() . '/sounds') as $folder) {
+			$this->out(sprintf(self::t('Created %s for the Russian and English prompts.'), $folder));
+		}
 		return true;
 	}
 

@@ -137,6 +137,9 @@ def queue_settings(q: QueueSettings) -> dict[str, str]:
         "periodic-announce-frequency": str(q.offer_every),
         "context": f"qcb-exit-{q.queue}",
         "setinterfacevar": "yes",  # MEMBERINTERFACE on the caller side: which agent took a callback
+        # Asterisk plays periodic announcements to the caller at the head of the line, while members ring,
+        # only with this: without it a lone caller whose agent rings unanswered never hears the offer
+        "announce-to-first-user": "yes",
     }
 
 

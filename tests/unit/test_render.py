@@ -171,3 +171,9 @@ def test_freepbx_customer_legs_keep_the_did_through_outbound_routes() -> None:
         assert any("Set(__REALCALLERIDNUM=${QCB_DID})" in line for line in lines[:dial]), name
     plain = render(QUEUES, "asterisk").extensions
     assert "Set(__QCALLBACK" not in plain
+
+
+def test_the_caller_at_the_head_of_the_line_hears_the_offer_too() -> None:
+    settings = render(QUEUES, "freepbx").queue_settings["400"]
+    assert settings["periodic-announce"] == "qcb-offer"
+    assert settings["announce-to-first-user"] == "yes"
