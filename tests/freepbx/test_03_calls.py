@@ -76,6 +76,7 @@ def test_customer_first_end_to_end(fpbx: FreePbx) -> None:
     fpbx.set_contacts(agent.port, person.port)
     try:
         with agent:
+            mark = len(fpbx.full_log())  # the callback's part of the log starts here
             report = tick(fpbx)
             assert request_id in report["dialled"], report
             assert wait_status(fpbx, request_id, {"done", "failed"}, timeout=60) == "done"
@@ -85,8 +86,9 @@ def test_customer_first_end_to_end(fpbx: FreePbx) -> None:
             assert "5551235" in (agent_invite.header("From") or "")
     finally:
         person.stop()
-    log = fpbx.full_log()
-    assert log.rfind("qcb-callback-greet") < log.rfind("Local/1002@from-queue")
+    log = fpbx.full_log()[mark:]
+    greet, member = log.find("Executing [s@qcb-callback-greet:"), log.find("Local/1002@from-queue")
+    assert 0 <= greet < member, "the agent (a FreePBX member) is rung only after the customer's greeting"
 
 
 def test_no_answer_retries_then_fails(fpbx: FreePbx) -> None:
