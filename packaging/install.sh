@@ -91,5 +91,28 @@ fwconsole reload
 # fwconsole run as root leaves root-owned files behind (GnuPG's sockets and locks in the web user's
 # home, caches); the GUI's Apply Config, which runs as that user, then fails. FreePBX's own repair:
 fwconsole chown >/dev/null
+
+# The daemon: FastAGI on 127.0.0.1:4577 and the event-driven dialer. Under systemd it is installed, (re)started
+# and health-checked here; the dialplan then routes AGI calls to it (falling back to the agi-bin scripts in
+# the same call whenever it does not answer). QCB_NO_SERVICE=1 leaves it out.
+UNIT="$(cd "$(dirname "$0")/.." && pwd)/contrib/freepbx-callback.service"
+if [ -z "${QCB_NO_SERVICE:-}" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && [ -f "$UNIT" ]; then
+	echo "== the daemon: freepbx-callback.service"
+	install -m 0644 "$UNIT" /etc/systemd/system/freepbx-callback.service
+	systemctl daemon-reload
+	systemctl enable freepbx-callback.service >/dev/null 2>&1
+	systemctl restart freepbx-callback.service
+	up=""
+	for _ in $(seq 40); do
+		if "$BINDIR/freepbx-callback" doctor --json 2>/dev/null | grep -q '"up": true'; then up=1; break; fi
+		sleep 0.5
+	done
+	[ -n "$up" ] || fail "freepbx-callback.service did not come up: journalctl -u freepbx-callback"
+	fwconsole reload >/dev/null   # route the AGI calls to the daemon
+	echo "the daemon runs and ticks"
+else
+	echo "note: no systemd here; run \`freepbx-callback serve\` under your service manager (contrib/freepbx-callback.service)."
+	echo "      Until then Asterisk runs the agi-bin scripts and FreePBX's per-minute job dials."
+fi
 "$BINDIR/freepbx-callback" doctor || true
 echo "done: Applications -> Queue Callback"

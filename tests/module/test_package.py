@@ -366,6 +366,7 @@ def test_install_sh_installs_only_queuecallback_and_replaces_code_of_the_same_ve
         QCB_PREFIX=str(prefix),
         QCB_BINDIR=str(bindir),
         QCB_NO_APT="1",
+        QCB_NO_SERVICE="1",  # never a real systemd unit on the test machine
         QCB_DSN="mysql://nobody:x@127.0.0.1:9/none",
     )
 
