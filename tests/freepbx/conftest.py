@@ -22,6 +22,8 @@ import pytest
 from tests.testbed.freepbx.bed import FreePbx
 from tests.testbed.freepbx.kit import KitUnavailable, ensure_kit
 
+from . import gui
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "freepbx"
 HERE = Path(__file__).resolve().parent
@@ -150,3 +152,14 @@ def fpbx(kit: Path) -> Iterator[FreePbx]:
         bed.stop()
         if not os.environ.get("QCB_KEEP_TESTBED"):
             bed.remove()
+
+
+@pytest.fixture(scope="module")
+def admin(fpbx: FreePbx) -> Iterator[gui.Admin]:
+    """A logged-in admin in headless Chromium, shared by one test file."""
+    why = gui.available()
+    if why:
+        pytest.skip(why)
+    session = gui.Admin(fpbx.web)
+    yield session
+    session.close()

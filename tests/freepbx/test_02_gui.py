@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.testbed.freepbx.bed import FreePbx
 
 from . import gui
-
-
-@pytest.fixture(scope="module")
-def admin(fpbx: FreePbx) -> Iterator[gui.Admin]:
-    why = gui.available()
-    if why:
-        pytest.skip(why)
-    session = gui.Admin(fpbx.web)
-    yield session
-    session.close()
 
 
 def _enabled(fpbx: FreePbx, queue: str) -> bool:

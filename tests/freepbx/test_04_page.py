@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
-import pytest
 from selenium.common.exceptions import NoAlertPresentException
 
 from tests.testbed.freepbx.bed import FreePbx
@@ -13,16 +11,6 @@ from tests.testbed.wait import wait_for
 
 from . import gui
 from .calls import cli, request_row
-
-
-@pytest.fixture(scope="module")
-def admin(fpbx: FreePbx) -> Iterator[gui.Admin]:
-    why = gui.available()
-    if why:
-        pytest.skip(why)
-    session = gui.Admin(fpbx.web)
-    yield session
-    session.close()
 
 
 def _press(admin: gui.Admin, request_id: int, action: str) -> None:

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tests.testbed.freepbx.bed import FreePbx
 
 from . import gui
 from .calls import cli, request_row
-
-
-@pytest.fixture(scope="module")
-def admin(fpbx: FreePbx) -> Iterator[gui.Admin]:
-    why = gui.available()
-    if why:
-        pytest.skip(why)
-    session = gui.Admin(fpbx.web)
-    yield session
-    session.close()
 
 
 def test_deleting_the_queue_cancels_its_open_requests(fpbx: FreePbx, admin: gui.Admin) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -30,16 +29,6 @@ LEFT_BY_INSTALL_SH = (
     RUNTIME,
     "/usr/local/bin/freepbx-callback",
 )
-
-
-@pytest.fixture(scope="module")
-def admin(fpbx: FreePbx) -> Iterator[gui.Admin]:
-    why = gui.available()
-    if why:
-        pytest.skip(why)
-    session = gui.Admin(fpbx.web)
-    yield session
-    session.close()
 
 
 def _status(fpbx: FreePbx) -> str | None:

@@ -3,24 +3,10 @@ GUI then brings it to Asterisk (queues_additional.conf), as for a change made in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tests.testbed.freepbx.bed import FreePbx
 
 from . import gui
 from .calls import cli
-
-
-@pytest.fixture(scope="module")
-def admin(fpbx: FreePbx) -> Iterator[gui.Admin]:
-    why = gui.available()
-    if why:
-        pytest.skip(why)
-    session = gui.Admin(fpbx.web)
-    yield session
-    session.close()
 
 
 def need_reload(fpbx: FreePbx) -> str:
