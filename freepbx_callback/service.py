@@ -85,6 +85,12 @@ class CallbackService(DialingService):
         """The queue's settings, or the defaults (callback off) for a queue never configured."""
         return self.store.get_queue(queue) or QueueSettings(queue=queue)
 
+    def queue_or_defaults(self, queue: str) -> tuple[QueueSettings, bool]:
+        """The queue's settings and True, or the defaults (callback off) and False for one never set."""
+        name = policy.validate_queue_name(queue)
+        stored = self.store.get_queue(name)
+        return (stored or QueueSettings(queue=name)), stored is not None
+
     def queues(self) -> list[QueueSettings]:
         return self.store.list_queues()
 

@@ -62,12 +62,22 @@ def queue_list(ctx: click.Context, as_json: bool) -> None:
 
 @queue.command("show")
 @click.argument("queue_name", metavar="Q")
+@click.option(
+    "--defaults",
+    is_flag=True,
+    help="For a queue never configured, show the defaults (callback off) instead of an error; "
+    "adds `configured` (true or false).",
+)
 @json_option
 @click.pass_context
-def queue_show(ctx: click.Context, queue_name: str, as_json: bool) -> None:
+def queue_show(ctx: click.Context, queue_name: str, defaults: bool, as_json: bool) -> None:
     """One queue's settings."""
-    settings = service_of(ctx).queue(queue_name)
-    emit(settings.to_dict(), as_json, lambda: show_mapping(settings.to_dict()))
+    if defaults:
+        settings, configured = service_of(ctx).queue_or_defaults(queue_name)
+        data = {**settings.to_dict(), "configured": configured}
+    else:
+        data = service_of(ctx).queue(queue_name).to_dict()
+    emit(data, as_json, lambda: show_mapping(data))
 
 
 @queue.command("set")

@@ -49,7 +49,7 @@ class Settings {
 	 */
 	public function get($queue) {
 		try {
-			$shown = $this->cli->json(array('queue', 'show', '--', (string)$queue));
+			$shown = $this->cli->json(array('queue', 'show', '--defaults', '--', (string)$queue));
 		} catch (CliError $e) {
 			if ($e->exitCode !== CliRunner::INVALID) {
 				throw $e;

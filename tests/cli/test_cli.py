@@ -338,3 +338,17 @@ def test_dialplan_json_gives_freepbx_the_queue_language_entry(db_dsn: str) -> No
     }
     plain = json.loads(run(db_dsn, "dialplan", "--json").output)
     assert plain["queue_entry"] == {}
+
+
+def test_queue_show_defaults_for_a_queue_never_configured(db_dsn: str) -> None:
+    import json
+
+    fresh = json.loads(run(db_dsn, "queue", "show", "777", "--defaults", "--json").output)
+    assert fresh["configured"] is False and fresh["enabled"] is False
+    assert (fresh["attempts"], fresh["notify_agents"], fresh["mode"]) == (2, True, "agent-first")
+    assert run(db_dsn, "queue", "show", "777").exit_code != 0, "without --defaults: still an error"
+    run(db_dsn, "queue", "set", "777", "--attempts", "4")
+    stored = json.loads(run(db_dsn, "queue", "show", "777", "--defaults", "--json").output)
+    assert stored["configured"] is True and stored["attempts"] == 4
+    bad = run(db_dsn, "queue", "show", "7;7", "--defaults")
+    assert bad.exit_code == 1 and "7;7" in bad.output, bad.output

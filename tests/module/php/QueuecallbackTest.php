@@ -473,16 +473,18 @@ class QueuecallbackTest extends TestCase {
 		$this->assertStringContainsString('id="qcb-requests"', $html);
 	}
 
-	public function testTheFormOfAQueueWithoutSettingsLeavesUnknownValuesUnchosen() {
+	public function testTheFormOfAQueueWithoutSettingsShowsTheCliDefaults() {
+		// `queue show --defaults` gives the CLI's defaults (callback off) for a queue never configured
 		$_REQUEST = array('display' => 'queuecallback', 'view' => 'form', 'queue' => '402');
 		$html = $this->module()->showPage();
 		$this->assertMatchesRegularExpression('/id="qcb-enabled-no" value="0" checked/', $html);
-		$this->assertDoesNotMatchRegularExpression('/id="qcb-notify-agents-(yes|no)" value="[01]" checked/', $html);
-		$this->assertMatchesRegularExpression('/<select[^>]*name="mode"><option value="" selected>/', $html);
+		$this->assertMatchesRegularExpression('/id="qcb-notify-agents-yes" value="1" checked/', $html);
+		$this->assertMatchesRegularExpression('/<option value="agent-first" selected>/', $html);
+		$this->assertMatchesRegularExpression('/name="attempts" value="2"/', $html);
 		$modes = (new CliRunner())->choices(array('queue', 'set'), '--mode');
 		$this->assertContains('customer-first', $modes);
 		foreach ($modes as $mode) {
-			$this->assertStringContainsString('<option value="' . $mode . '">', $html);
+			$this->assertMatchesRegularExpression('/<option value="' . $mode . '"( selected)?>/', $html);
 		}
 	}
 
