@@ -9,7 +9,6 @@ settings and open requests stay. Then the same for tables an earlier build made 
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,35 +16,18 @@ from pathlib import Path
 import pytest
 
 from freepbx_callback import __version__
+from tests.module.tools import copy_sources
 from tests.testbed.freepbx.bed import FreePbx
 
 from .calls import cli
-from .conftest import CURRENT_PYTHON, REPO, install_product
+from .conftest import CURRENT_PYTHON, install_product
 
-# What package.py builds from (tests/module/test_package.py copies the same).
-SOURCES = (
-    "setup.py",
-    "requirements.txt",
-    "requirements-dev.txt",
-    "README.md",
-    "freepbx_callback",
-    "module_xml",
-    "agi-bin",
-    "packaging",
-)
 FOREIGN_KEYS = {("qcb_attempts", "fk_attempt_request"), ("qcb_events", "fk_event_request")}
 
 
 def rebuilt_sources(into: Path, mark: str) -> Path:
     """A copy of the work tree, version unchanged, whose package and dialplan carry ``mark``."""
-    into.mkdir(parents=True, exist_ok=True)
-    for name in SOURCES:
-        src = REPO / name
-        if src.is_dir():
-            ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-            shutil.copytree(src, into / name, ignore=ignore)
-        else:
-            shutil.copy2(src, into / name)
+    copy_sources(into)
     init = into / "freepbx_callback" / "__init__.py"
     init.write_text(init.read_text() + f'QCB_REBUILD_MARK = "{mark}"\n')
     template = into / "freepbx_callback" / "dialplan" / "templates" / "extensions.conf.j2"

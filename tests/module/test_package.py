@@ -22,24 +22,13 @@ import pytest
 
 from freepbx_callback import __version__
 
-from .tools import REPO
+from .tools import REPO, copy_sources
 
 needs_msgfmt = pytest.mark.skipif(shutil.which("msgfmt") is None, reason="gettext is not installed")
 needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="php-cli is not installed")
 TARBALL = f"queuecallback-{__version__}.tgz"
 # PHP's default post_max_size: a bigger tarball cannot be uploaded in Module Admin on a stock php.ini.
 POST_MAX_SIZE = 8 * 1024 * 1024
-# What the package is built from (a copy of these is enough to build it elsewhere).
-SOURCES = (
-    "setup.py",
-    "requirements.txt",
-    "requirements-dev.txt",
-    "README.md",
-    "freepbx_callback",
-    "module_xml",
-    "agi-bin",
-    "packaging",
-)
 
 
 def build(dist: Path, *args: str, repo: Path = REPO) -> str:
@@ -330,19 +319,6 @@ def test_runtime_compiles_what_has_no_wheel(package: Path, tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert "building mysqlclient from source" in done.stderr
     assert python_of(tmp_path / "venv", "import MySQLdb; print('ok')") == "ok"
-
-
-def copy_sources(into: Path) -> Path:
-    into.mkdir(parents=True, exist_ok=True)
-    for name in SOURCES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(
-                src, into / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-            )
-        else:
-            shutil.copy2(src, into / name)
-    return into
 
 
 @needs_php

@@ -39,3 +39,30 @@ def cli_has(*command: str) -> bool:
 
 def php_files() -> list[Path]:
     return sorted(p for p in [*MODULE_DIR.rglob("*.php"), *HARNESS.rglob("*.php")] if p.is_file())
+
+
+# What package.py builds from: a copy of these is enough to build the package elsewhere.
+SOURCES = (
+    "setup.py",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "README.md",
+    "freepbx_callback",
+    "module_xml",
+    "agi-bin",
+    "packaging",
+)
+
+
+def copy_sources(into: Path) -> Path:
+    """A copy of the work tree's package sources (no caches) in ``into``."""
+    into.mkdir(parents=True, exist_ok=True)
+    for name in SOURCES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(
+                src, into / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+            )
+        else:
+            shutil.copy2(src, into / name)
+    return into

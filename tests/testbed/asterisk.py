@@ -111,6 +111,19 @@ def free_udp_pair(host: str = "127.0.0.1") -> int:
     raise TestbedError("no free even UDP port pair found")
 
 
+def namespace_pids(mnt_ns: str | None) -> list[int]:
+    """The processes of mount namespace ``mnt_ns`` (a readlink of /proc/PID/ns/mnt); none for None."""
+    if mnt_ns is None:
+        return []
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.readlink(entry / "ns" / "mnt") == mnt_ns:
+                    pids.append(int(entry.name))
+    return pids
+
+
 def _die_with_parent() -> None:
     """Popen preexec: the child gets SIGKILL when the test process dies, so nothing is left running."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -567,18 +580,7 @@ monitor-type = MixMonitor
     # ---------------------------------------------------------------- teardown
 
     def _namespace_pids(self) -> list[int]:
-        if self._mnt_ns is None:
-            return []
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                if os.readlink(entry / "ns" / "mnt") == self._mnt_ns:
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-        return pids
+        return namespace_pids(self._mnt_ns)
 
     def stop(self) -> None:
         """Stop Asterisk, end every process of the namespace (its mounts go with it); safe to repeat."""

@@ -25,10 +25,10 @@ from typing import IO, Any
 
 import MySQLdb
 
-from tests.testbed.asterisk import AmiClient, TestbedError, _die_with_parent
+from tests.testbed.asterisk import AmiClient, TestbedError, _die_with_parent, namespace_pids
 from tests.testbed.wait import wait_for
 
-from .kit import HERE, ports
+from .kit import kit_command, ports
 
 KEEP_ENV = "QCB_KEEP_TESTBED"
 BW_ENV = {
@@ -70,14 +70,6 @@ class FreePbx:
     @property
     def web(self) -> str:
         return f"http://127.0.0.1:{self.ports['WEB_PORT']}/admin/"
-
-    @property
-    def ami_dsn(self) -> str:
-        return f"ami://admin:{self.secrets['MGRPASS']}@127.0.0.1:{self.ports['AMI_PORT']}"
-
-    @property
-    def db_dsn(self) -> str:
-        return f"mysql://freepbxuser:{self.secrets['DBPASS']}@127.0.0.1:{self.ports['DB_PORT']}/asterisk"
 
     def bw_path(self, path: str) -> Path:
         """A path of the FreePBX (bookworm) root, as the host can read it through the namespace."""
@@ -150,18 +142,7 @@ class FreePbx:
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         out = (self.logs / "holder.out").open("wb")
         self.holder = subprocess.Popen(
-            [
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "bash",
-                str(HERE / "kit.sh"),
-                "up",
-                str(self.kit),
-                str(self.run),
-            ],
+            kit_command("up", self.kit, self.run),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -195,22 +176,8 @@ class FreePbx:
     def _ami_login(self) -> AmiClient:
         return AmiClient("127.0.0.1", self.ports["AMI_PORT"], "admin", self.secrets["MGRPASS"])
 
-    @property
-    def ami(self) -> AmiClient:
-        if self._ami is None:
-            raise TestbedError("AMI is not connected")
-        return self._ami
-
     def _namespace_pids(self) -> list[int]:
-        if self._mnt_ns is None:
-            return []
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError):
-                    if os.readlink(entry / "ns" / "mnt") == self._mnt_ns:
-                        pids.append(int(entry.name))
-        return pids
+        return namespace_pids(self._mnt_ns)
 
     def stop(self) -> None:
         if self._ami is not None:
@@ -282,21 +249,6 @@ class FreePbx:
             return rows
         finally:
             conn.close()
-
-    def wait_query(
-        self, sql: str, predicate: Any, timeout: float, what: str, *params: object
-    ) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = []
-
-        def ok() -> bool:
-            nonlocal rows
-            rows = self.query(sql, *params)
-            return bool(predicate(rows))
-
-        with contextlib.suppress(TestbedError):
-            wait_for(ok, timeout, 0.3, what)
-        assert predicate(rows), f"{what}: last rows {rows}"
-        return rows
 
     def full_log(self) -> str:
         path = self.bw_path("/var/log/asterisk/full")

@@ -50,6 +50,21 @@ class KitBuildError(RuntimeError):
     pass
 
 
+def kit_command(verb: str, *paths: Path) -> list[str]:
+    """``kit.sh VERB PATH...`` in a private mount namespace of its own (its mounts never reach the host)."""
+    return [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "bash",
+        str(HERE / "kit.sh"),
+        verb,
+        *map(str, paths),
+    ]
+
+
 def cache_parent() -> Path:
     override = os.environ.get(CACHE_ENV)
     return Path(override).expanduser() if override else Path.home() / ".cache" / "freepbx-callback"
@@ -184,18 +199,7 @@ def ensure_kit(verbose: bool = False) -> Path:
         try:
             with log.open("w") as out:
                 done = subprocess.run(
-                    [
-                        "unshare",
-                        "--mount",
-                        "--propagation",
-                        "private",
-                        "--",
-                        "bash",
-                        str(HERE / "kit.sh"),
-                        "build",
-                        str(building),
-                        str(sources_dir()),
-                    ],
+                    kit_command("build", building, sources_dir()),
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
@@ -233,13 +237,6 @@ def _kill_rooted_under(path: Path) -> None:
             with contextlib.suppress(OSError):
                 if os.readlink(entry / "root").startswith(prefix):
                     os.kill(int(entry.name), 9)
-
-
-def build_seconds() -> int | None:
-    marker = kit_path() / READY
-    if not marker.exists():
-        return None
-    return int(json.loads(marker.read_text()).get("build_seconds", 0))
 
 
 def main(argv: list[str] | None = None) -> int:
