@@ -23,7 +23,7 @@ use FreePBX\modules\Queuecallback\Runtime;
 use FreePBX\modules\Queuecallback\Settings;
 use FreePBX\modules\Queuecallback\Sounds;
 
-foreach (array('Runtime', 'Sounds', 'CliRunner', 'ForeignKeys', 'Notices', 'Queues', 'Settings', 'Requests', 'Health', 'DialplanHook', 'QueueTab', 'Page', 'Ajax') as $qcbLib) {
+foreach (array('Process', 'Runtime', 'Sounds', 'CliRunner', 'ForeignKeys', 'Notices', 'Queues', 'Settings', 'Requests', 'Health', 'DialplanHook', 'QueueTab', 'Page', 'Ajax') as $qcbLib) {
 	require_once __DIR__ . '/lib/' . $qcbLib . '.php';
 }
 unset($qcbLib);

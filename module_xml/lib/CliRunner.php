@@ -3,6 +3,7 @@
 // an array, no shell), stdout/stderr are captured, a timeout stops a stuck process.
 namespace FreePBX\modules\Queuecallback;
 
+require_once __DIR__ . '/Process.php';
 require_once __DIR__ . '/Runtime.php';
 
 class CliError extends \RuntimeException {
@@ -137,51 +138,14 @@ class CliRunner {
 			}
 		}
 		$argv = array_merge($this->command, array_map('strval', $args));
-		$spec = array(0 => array('pipe', 'r'), 1 => array('pipe', 'w'), 2 => array('pipe', 'w'));
-		$proc = @proc_open($argv, $spec, $pipes);
-		if (!is_resource($proc)) {
+		$result = Process::run($argv, null, $this->timeout);
+		if (!$result['started']) {
 			throw new CliError(sprintf('cannot run %s', $this->path()), -1);
 		}
-		fclose($pipes[0]);
-		stream_set_blocking($pipes[1], false);
-		stream_set_blocking($pipes[2], false);
-		$out = '';
-		$err = '';
-		$deadline = microtime(true) + $this->timeout;
-		while (true) {
-			$read = array($pipes[1], $pipes[2]);
-			$write = null;
-			$except = null;
-			$open = !feof($pipes[1]) || !feof($pipes[2]);
-			if (!$open) {
-				break;
-			}
-			if (microtime(true) > $deadline) {
-				proc_terminate($proc, 9);
-				fclose($pipes[1]);
-				fclose($pipes[2]);
-				proc_close($proc);
-				throw new CliError(sprintf('%s did not finish within %d s', $this->path(), $this->timeout), -1);
-			}
-			if (@stream_select($read, $write, $except, 0, 200000) === false) {
-				break;
-			}
-			foreach ($read as $stream) {
-				$chunk = fread($stream, 65536);
-				if ($chunk === false) {
-					continue;
-				}
-				if ($stream === $pipes[1]) {
-					$out .= $chunk;
-				} else {
-					$err .= $chunk;
-				}
-			}
+		if ($result['timed_out']) {
+			throw new CliError(sprintf('%s did not finish within %d s', $this->path(), $this->timeout), -1);
 		}
-		fclose($pipes[1]);
-		fclose($pipes[2]);
-		$status = proc_close($proc);
-		return array('exit' => (int)$status, 'stdout' => $out, 'stderr' => $err);
+		return array('exit' => $result['exit'], 'stdout' => $result['stdout'], 'stderr' => $result['stderr']);
 	}
 
 	/**

@@ -20,6 +20,8 @@
 //   php Runtime.php locate [--varlib DIR] [--prefix DIR]      the installed CLI, exit 1 when none
 namespace FreePBX\modules\Queuecallback;
 
+require_once __DIR__ . '/Process.php';
+
 class RuntimeError extends \RuntimeException {
 	/** @var string[] Debian packages whose absence stopped the build (apt-get install them as root, then retry) */
 	public $packages;
@@ -695,44 +697,14 @@ class Runtime {
 		if (empty($env['HOME']) || !is_writable($env['HOME'])) {
 			$env['HOME'] = sys_get_temp_dir();
 		}
-		$spec = array(0 => array('file', '/dev/null', 'r'), 1 => array('pipe', 'w'), 2 => array('pipe', 'w'));
-		$proc = @proc_open($argv, $spec, $pipes, null, $env);
-		if (!is_resource($proc)) {
+		$result = Process::run($argv, $env, $this->timeout);
+		if (!$result['started']) {
 			return array('exit' => -1, 'stdout' => '', 'stderr' => 'cannot run ' . $argv[0]);
 		}
-		stream_set_blocking($pipes[1], false);
-		stream_set_blocking($pipes[2], false);
-		$out = '';
-		$err = '';
-		$deadline = microtime(true) + $this->timeout;
-		while (!feof($pipes[1]) || !feof($pipes[2])) {
-			if (microtime(true) > $deadline) {
-				proc_terminate($proc, 9);
-				$err .= sprintf("\nerror: %s did not finish within %d s", basename($argv[0]), $this->timeout);
-				break;
-			}
-			$read = array($pipes[1], $pipes[2]);
-			$write = null;
-			$except = null;
-			if (@stream_select($read, $write, $except, 0, 200000) === false) {
-				break;
-			}
-			foreach ($read as $stream) {
-				$chunk = fread($stream, 65536);
-				if ($chunk === false || $chunk === '') {
-					continue;
-				}
-				if ($stream === $pipes[1]) {
-					$out .= $chunk;
-				} else {
-					$err .= $chunk;
-				}
-			}
+		if ($result['timed_out']) {
+			$result['stderr'] .= sprintf("\nerror: %s did not finish within %d s", basename($argv[0]), $this->timeout);
 		}
-		fclose($pipes[1]);
-		fclose($pipes[2]);
-		$status = proc_close($proc);
-		return array('exit' => (int)$status, 'stdout' => $out, 'stderr' => $err);
+		return array('exit' => $result['exit'], 'stdout' => $result['stdout'], 'stderr' => $result['stderr']);
 	}
 
 	// --- command line ---------------------------------------------------------------------------------
