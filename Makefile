@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := mariadb-server mariadb-client libmariadb-dev pkg-config gcc debootstrap python3-venv \
                 python3-dev php-cli php-mysql php-mbstring php-xml phpunit chromium chromium-driver gettext \
-                libjs-bootstrap4
+                libjs-bootstrap4 galera-4 rsync
 STAMP := $(VENV)/.installed-$(shell cat setup.py requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
 PYTEST_ARGS ?=
 

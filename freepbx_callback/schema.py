@@ -151,7 +151,16 @@ MIGRATIONS.append(
     )
 )
 
-LATEST = MIGRATIONS[-1][0]
+MIGRATIONS.append(
+    (
+        10,
+        "a per-queue counter that requests write, so the open-request limit holds across Galera nodes",
+        ["ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS admit_seq BIGINT NOT NULL DEFAULT 0"],
+    )
+)
+
+VERSIONS = sorted(version for version, _, _ in MIGRATIONS)
+LATEST = VERSIONS[-1]
 
 SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS qcb_schema (
     version INT NOT NULL PRIMARY KEY,

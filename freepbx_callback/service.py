@@ -6,7 +6,9 @@ transaction, and the caller hears nothing until that commit has returned.
 
 from __future__ import annotations
 
+import random
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,7 +19,7 @@ from .backup import Backup, BackupError, OpenRequest, dump
 from .dialing import DialingService, NotFound
 from .dialplan.render import RenderError, render
 from .models import Attempt, Heartbeat, Mode, NodeStatus, QueueSettings, Request, Stats, Status
-from .store import DuplicateCall, DuplicateOpenRequest, Store
+from .store import DuplicateCall, DuplicateOpenRequest, LostRace, Store
 
 __all__ = ["CallbackService", "NotFound", "RequestResult", "RestoreReport", "utcnow"]
 
@@ -57,6 +59,7 @@ class RestoreReport:
         )
 
 
+LOST_RACE_TRIES = 8  # a request that keeps losing races to concurrent writers gives up after this many
 QUEUE_FIELDS = {f for f in QueueSettings.__dataclass_fields__ if f != "queue"}
 
 
@@ -239,7 +242,7 @@ class CallbackService(DialingService):
             except numbers.InvalidNumber as exc:
                 return RequestResult("invalid", f"DID: {exc}", reason=exc.reason.value)
         try:
-            return self._request(
+            return self._request_retrying(
                 queue, raw_number, did, language, uniqueid, position, waited, source, requested_at
             )
         except DuplicateOpenRequest:
@@ -256,6 +259,16 @@ class CallbackService(DialingService):
             return RequestResult(
                 "duplicate", f"request {stored.id} already holds call {uniqueid}", stored, reason="same_call"
             )
+
+    def _request_retrying(self, *args: Any) -> RequestResult:
+        """``_request``, again when it lost a race (a deadlock, or a Galera node whose concurrent request
+        for the same queue or number was certified first): the next run sees the winner's row."""
+        for attempt in range(LOST_RACE_TRIES - 1):
+            try:
+                return self._request(*args)
+            except LostRace:
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
+        return self._request(*args)
 
     def _request(
         self,
@@ -280,6 +293,10 @@ class CallbackService(DialingService):
             existing = self.store.find_open(queue, number.dial)
             if existing is not None:
                 return self._duplicate(existing)
+            if settings.max_pending is not None:
+                # The row lock above is local to one Galera node; a write to the queue's row makes two
+                # nodes' concurrent requests conflict, so the count below cannot be passed cluster-wide.
+                self.store.bump_admissions(queue)
             refusal = policy.refusal(settings, number, self.store.count_open(queue))
             if refusal is not None:
                 return RequestResult(refusal.code, refusal.message, reason=refusal.code)

@@ -151,21 +151,28 @@ class Store:
             self._run(SCHEMA_TABLE)
             done = {int(v) for (v,) in self._all("SELECT version FROM qcb_schema")}
             applied = []
-            for version, description, statements in MIGRATIONS:
+            for version, description, statements in sorted(MIGRATIONS, key=lambda m: m[0]):
                 if version in done:
                     continue
                 for statement in statements:
                     self._run(statement)
-                self._run(
-                    "INSERT INTO qcb_schema (version, description, applied_at) VALUES (%s, %s, %s)",
-                    (version, description, now),
-                )
-                applied.append(version)
+                if self._record_migration(version, description, now):
+                    applied.append(version)
             for statement in ENSURE:
                 self._run(statement)
             return applied
         finally:
             self._run("SELECT RELEASE_LOCK('qcb_migrate')")
+
+    def _record_migration(self, version: int, description: str, now: datetime) -> bool:
+        """Note a migration as applied; False when another install recorded it first. GET_LOCK is local to
+        one Galera node, so installs on two nodes can run the same (idempotent) statements at once: the
+        row is then written by one of them, and the other's insert is ignored or loses certification."""
+        sql = "INSERT IGNORE INTO qcb_schema (version, description, applied_at) VALUES (%s, %s, %s)"
+        try:
+            return self._run(sql, (version, description, now)).rowcount == 1
+        except LostRace:
+            return False
 
     @staticmethod
     def latest_version() -> int:
@@ -204,6 +211,11 @@ class Store:
         suffix = " FOR UPDATE" if lock else ""
         rows = self._all(f"SELECT {QUEUE_COLUMNS} FROM qcb_queues WHERE queue = %s{suffix}", (queue,))
         return self._queue(rows[0]) if rows else None
+
+    def bump_admissions(self, queue: str) -> None:
+        """Write the queue's row (admit_seq + 1): requests of one queue that must see each other's inserts
+        (the open-request limit) then conflict on it, also across Galera nodes."""
+        self._run("UPDATE qcb_queues SET admit_seq = admit_seq + 1 WHERE queue = %s", (queue,))
 
     def delete_queue(self, queue: str) -> bool:
         return self._run("DELETE FROM qcb_queues WHERE queue = %s", (queue,)).rowcount == 1
