@@ -425,7 +425,8 @@ class Uas:
     """A SIPp callee on a free UDP port of 127.0.0.1 that keeps running until ``stop()``.
 
     ``mode``: "answer" (180, then 200 after ``ring_s``; hangs up after ``hangup_after_s`` when set,
-    else waits for the far end's BYE), "noanswer" (rings until CANCEL) or "busy" (486).
+    else waits for the far end's BYE), "noanswer" (rings until CANCEL), "busy" (486) or "unavailable"
+    (503: a trunk whose network fails).
     Asterisk reaches it through a PJSIP endpoint such as ``pjsip_peer("uas", uas.port)``.
     """
 
@@ -437,7 +438,7 @@ class Uas:
         hangup_after_s: float | None = None,
         port: int | None = None,
     ) -> None:
-        if mode not in ("answer", "noanswer", "busy"):
+        if mode not in ("answer", "noanswer", "busy", "unavailable"):
             raise ValueError(f"unknown UAS mode {mode!r}")
         self.bed = bed
         self.mode = mode
