@@ -29,7 +29,7 @@ def requeued(bed: AsteriskInstance) -> bool:
 
 @pytest.mark.parametrize(
     ("setting", "result"),
-    [(("--block", "_555XXXX"), "blocked"), (("--max-pending", "0"), "limit")],
+    [(("--block", "_201555XXXX"), "blocked"), (("--max-pending", "0"), "limit")],
     ids=["blocked-number", "max-pending-reached"],
 )
 def test_refused_caller_hears_why_and_is_back_in_the_queue(

@@ -49,7 +49,7 @@ def test_product_defaults() -> None:
 
 
 def req(status: Status = Status.PENDING, due: datetime = T0, attempts: int = 0) -> Request:
-    return Request(1, "400", "5551234", status, T0, due, attempts=attempts)
+    return Request(1, "400", "2015551234", status, T0, due, attempts=attempts)
 
 
 def test_is_due() -> None:
@@ -214,7 +214,7 @@ def test_not_counted_outcomes_wait_again() -> None:
 
 
 def test_keep_place_in_line() -> None:
-    r = Request(1, "400", "5551234", Status.PENDING, T0, T0, waited=60)  # joined the queue at T0 - 60 s
+    r = Request(1, "400", "2015551234", Status.PENDING, T0, T0, waited=60)  # joined the queue at T0 - 60 s
     assert policy.place_in_line(r) == T0 - timedelta(seconds=60)
     earlier = [T0 - timedelta(seconds=90)]  # a live caller who joined before this caller
     later = [T0 - timedelta(seconds=30), T0 + timedelta(seconds=5)]
