@@ -174,3 +174,12 @@ def test_unreadable_journal_file_is_set_aside(journal: Journal) -> None:
     assert journal.pending() == []
     assert (journal.folder / "rejected" / "broken.json").exists()
     assert "unreadable" in (journal.folder / "rejected" / "broken.reason").read_text()
+
+
+@pytest.mark.parametrize("typed", ["911", "+8810000000", "00447911123456"])
+def test_a_keyed_number_meets_the_same_rules(enabled: CallbackService, journal: Journal, typed: str) -> None:
+    ch = caller("anonymous", entries=[typed], keys={"qcb-confirm": "1"})
+    out = handle_request(ch, lambda: enabled, "400", journal)
+    assert (out.result, out.next) == ("blocked", "queue")
+    assert ch.log[-1] == "play qcb-not-available" and not ch.hung_up
+    assert enabled.list() == []

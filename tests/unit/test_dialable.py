@@ -47,6 +47,7 @@ ROWS: list[tuple[str, str, dict[str, Any], str]] = [
     ("US", "+0012015550191", {"allow_patterns": ("_+X.",)}, "bad_prefix"),
     ("US", "911", {}, "emergency"),
     ("US", "911", {"allow_patterns": ("_XXX",)}, "emergency"),
+    ("US", "112", {}, "emergency"),
     ("RU", "112", {}, "emergency"),
     ("RU", "112", {"allow_patterns": ("112",)}, "emergency"),
     ("US", "8107495123456", {}, "bad_prefix"),
