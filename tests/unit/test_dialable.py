@@ -93,6 +93,8 @@ ROWS: list[tuple[str, str, dict[str, Any], str]] = [
     ("RU", "+74951234567", {}, OK),
     ("RU", "74951234567", {}, OK),
     ("RU", "89161234567", {}, OK),
+    ("RU", "9111234567", {}, OK),  # a St Petersburg mobile: 911 here is not the emergency number
+    ("RU", "1121234567", {}, "emergency"),  # what the network would take as 112
     ("RU", "810447911123456", {}, "international"),
     ("RU", "8 10 44 7911 123456", {}, "international"),
     ("RU", "810447911123456", INTL, OK),
