@@ -53,13 +53,9 @@ class QueueCache:
         return {q.queue: q for q in queues}
 
     def settings(self, queue: str) -> QueueSettings:
-        """What the handler applies while the database is down.
-
-        From the file: the queue's settings, or the defaults (callback off) for a queue it does not list.
-        Without the file: the defaults with callback on (the dialplan sends only callers of queues that
-        offer callback here), so the default number rules apply: national fixed and mobile only.
-        """
-        known = self.load()
-        if known is None:
-            return QueueSettings(queue=queue, enabled=True)
-        return known.get(queue) or QueueSettings(queue=queue)
+        """What the handler applies while the database is down: the queue's remembered settings (a queue
+        switched off stays off). For a queue the file does not list, or without the file, the defaults
+        with callback on (the dialplan sends only callers of queues that offer callback here): the
+        default number rules apply, national fixed and mobile numbers only."""
+        known = self.load() or {}
+        return known.get(queue) or QueueSettings(queue=queue, enabled=True)

@@ -91,12 +91,16 @@ def test_the_settings_the_last_call_read_apply_while_the_database_is_down(
     assert refused(blocked, "blocked")
     assert [e.number for _, e in journal.pending()] == ["+442079460000"]
 
+    # A queue the last call did not know: the default rules, as without any cache.
+    assert handle_request(caller("2015550001", "u-6"), unreachable, "402", journal).result == "journaled"
+    assert handle_request(caller("+442079460001", "u-7"), unreachable, "402", journal).result == "blocked"
+
     service.set_queue("400", enabled=False)
     assert handle_request(caller("2015559876", "u-4"), up, "400", journal).result == "disabled"
     off = caller("2015550000", "u-5")
     assert handle_request(off, unreachable, "400", journal).result == "disabled"
     assert refused(off, "disabled")
-    assert len(journal.pending()) == 1
+    assert len(journal.pending()) == 2
 
 
 def test_the_cache_is_not_a_journal_entry_and_holds_every_queue(
