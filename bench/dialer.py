@@ -60,7 +60,7 @@ def add_history(service: CallbackService, rows: int) -> None:
 
 def add_pending(service: CallbackService, count: int, start: int) -> None:
     for i in range(count):
-        service.request("400", f"212{start + i:07d}")
+        service.request("400", f"212{2000000 + start + i:07d}")  # valid: exchanges 200-999
 
 
 def bed_without_agents(root: Path, dsn: Dsn) -> AsteriskInstance:
@@ -233,7 +233,7 @@ def rss_kib(pid: int) -> int:
 def agi_request(port: int, i: int) -> None:
     env = (
         f"agi_network: yes\nagi_network_script: request\nagi_uniqueid: rss.{i}\n"
-        f"agi_callerid: 213{i:07d}\nagi_arg_1: 400\n\n"
+        f"agi_callerid: 213{2000000 + i:07d}\nagi_arg_1: 400\n\n"
     )
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         f = sock.makefile("rwb")

@@ -83,6 +83,9 @@ class QueueSettings:
     region: str = "US"
     allow_international: bool = False
     allow_premium: bool = False
+    allow_shared_cost: bool = False
+    allow_satellite: bool = False  # satellite and international networks (+870, +881, +882, +883, ...)
+    allow_special: bool = False  # toll-free, VoIP, personal, pager, UAN and voicemail numbers
     block_patterns: tuple[str, ...] = ()
     allow_patterns: tuple[str, ...] = ()
     min_talk: int = 5

@@ -7,10 +7,11 @@ refused here with a reason a person can read, before it gets near a database row
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneNumberType, ValidationResult, shortnumberinfo
 
 MAX_DIGITS = 20
 MIN_DIGITS = 3
@@ -37,17 +38,54 @@ class InvalidNumber(ValueError):
 
 
 class Kind(str, enum.Enum):
-    NATIONAL = "national"
-    INTERNATIONAL = "international"
-    PREMIUM = "premium"
-    UNKNOWN = "unknown"
+    """What a number is, as seen from the queue's country (its region)."""
+
+    NATIONAL = "national"  # fixed line, mobile, fixed-or-mobile in the queue's own country
+    INTERNATIONAL = "international"  # fixed line or mobile of another country
+    PREMIUM = "premium"  # premium rate
+    SHARED_COST = "shared_cost"
+    SATELLITE = "satellite"  # satellite and international networks (+870, +881, +882, +883, +979, ...)
+    SPECIAL = "special"  # toll-free, VoIP, personal, pager, UAN, voicemail
+    INVALID = "invalid"  # not a valid number of any country (only an allow pattern lets it in)
+    # never dialled, whatever the queue allows:
+    EMERGENCY = "emergency"
+    SHORT_CODE = "short_code"  # service and carrier short codes
+    BAD_PREFIX = "bad_prefix"  # "+0", or an international prefix the queue's country does not use
+    TOO_LONG = "too_long"  # more digits than its country's numbers have
+
+    @property
+    def never(self) -> bool:
+        return self in NEVER
+
+
+NEVER = frozenset({Kind.EMERGENCY, Kind.SHORT_CODE, Kind.BAD_PREFIX, Kind.TOO_LONG})
+
+# International (IDD) prefixes callers and carriers use: a number that starts with one the queue's
+# country does not use, and is not valid as it stands, was written for another country's network.
+FOREIGN_IDD = ("00", "011", "810")
+# Country codes shared by independent countries (NANP, Russia/Kazakhstan): there a number of another
+# region of the same country code is international. Elsewhere (+44 GB/GG/IM/JE) the code decides.
+SHARED_COUNTRY_CODES = frozenset({1, 7})
+NON_GEOGRAPHIC = "001"  # phonenumbers' region of satellite and international networks
+
+_SPECIAL_TYPES = frozenset(
+    {
+        PhoneNumberType.TOLL_FREE,
+        PhoneNumberType.VOIP,
+        PhoneNumberType.PERSONAL_NUMBER,
+        PhoneNumberType.PAGER,
+        PhoneNumberType.UAN,
+        PhoneNumberType.VOICEMAIL,
+    }
+)
 
 
 @dataclass(frozen=True)
 class PhoneNumber:
     dial: str  # what we dial back: digits, optional leading '+'
-    e164: str | None  # +<cc><nsn> when phonenumbers could make sense of it
+    e164: str | None  # +<cc><nsn> for a valid number; None otherwise
     kind: Kind
+    international: bool = False  # of another country than the queue's
 
 
 def _describe(char: str) -> str:
@@ -87,17 +125,64 @@ def _withheld() -> str:
 def parse(raw: str | None, region: str = "US") -> PhoneNumber:
     """Validate ``raw`` and classify it; ``region`` is the queue's home country (ISO 3166 alpha-2)."""
     dial = clean(raw)
+    region = region.upper()
+    if dial.startswith("+0"):
+        return PhoneNumber(dial, None, Kind.BAD_PREFIX)
+    if _emergency(dial, region):
+        return PhoneNumber(dial, None, Kind.EMERGENCY)
     try:
-        parsed = phonenumbers.parse(dial, region.upper())
-    except phonenumbers.NumberParseException:
-        return PhoneNumber(dial=dial, e164=None, kind=Kind.UNKNOWN)
-    if not phonenumbers.is_possible_number(parsed):
-        return PhoneNumber(dial=dial, e164=None, kind=Kind.UNKNOWN)
+        parsed = phonenumbers.parse(dial, region)
+    except phonenumbers.NumberParseException as exc:
+        too_long = exc.error_type == phonenumbers.NumberParseException.TOO_LONG
+        return PhoneNumber(dial, None, Kind.TOO_LONG if too_long else Kind.INVALID)
+    if _emergency_of_its_country(parsed):
+        return PhoneNumber(dial, None, Kind.EMERGENCY)
+    if shortnumberinfo.is_valid_short_number_for_region(
+        parsed, region
+    ) or shortnumberinfo.is_valid_short_number(parsed):
+        return PhoneNumber(dial, None, Kind.SHORT_CODE)
+    valid = phonenumbers.is_valid_number(parsed)
+    if not valid and _foreign_idd(dial, region):
+        return PhoneNumber(dial, None, Kind.BAD_PREFIX)
+    if phonenumbers.is_possible_number_with_reason(parsed) == ValidationResult.TOO_LONG:
+        return PhoneNumber(dial, None, Kind.TOO_LONG)
+    if not valid:
+        return PhoneNumber(dial, None, Kind.INVALID)
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    if phonenumbers.number_type(parsed) == PhoneNumberType.PREMIUM_RATE:
-        kind = Kind.PREMIUM
-    elif parsed.country_code != phonenumbers.country_code_for_region(region.upper()):
-        kind = Kind.INTERNATIONAL
+    its_region = phonenumbers.region_code_for_number(parsed)
+    if its_region == NON_GEOGRAPHIC:
+        return PhoneNumber(dial, e164, Kind.SATELLITE, international=True)
+    home_code = phonenumbers.country_code_for_region(region)
+    if parsed.country_code in SHARED_COUNTRY_CODES:
+        foreign = its_region != region
     else:
-        kind = Kind.NATIONAL
-    return PhoneNumber(dial=dial, e164=e164, kind=kind)
+        foreign = parsed.country_code != home_code
+    kind = {
+        PhoneNumberType.PREMIUM_RATE: Kind.PREMIUM,
+        PhoneNumberType.SHARED_COST: Kind.SHARED_COST,
+    }.get(phonenumbers.number_type(parsed))
+    if kind is None:
+        special = phonenumbers.number_type(parsed) in _SPECIAL_TYPES
+        kind = Kind.SPECIAL if special else Kind.INTERNATIONAL if foreign else Kind.NATIONAL
+    return PhoneNumber(dial, e164, kind, international=foreign)
+
+
+def _emergency(dial: str, region: str) -> bool:
+    """The digits as the queue's own network would take them reach an emergency service."""
+    return not dial.startswith("+") and shortnumberinfo.connects_to_emergency_number(dial, region)
+
+
+def _emergency_of_its_country(parsed: phonenumbers.PhoneNumber) -> bool:
+    """``+44 999``, ``0112`` in GB: an emergency number of the country the number is of."""
+    nsn = str(parsed.national_number)  # without the leading zero a short parse keeps
+    regions = phonenumbers.region_codes_for_country_code(parsed.country_code)
+    return any(shortnumberinfo.is_emergency_number(nsn, r) for r in regions)
+
+
+def _foreign_idd(dial: str, region: str) -> bool:
+    """``dial`` starts with an international prefix that ``region`` does not use."""
+    if dial.startswith("+"):
+        return False
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    own = re.compile(metadata.international_prefix) if metadata and metadata.international_prefix else None
+    return any(dial.startswith(p) and not (own and own.fullmatch(p)) for p in FOREIGN_IDD)

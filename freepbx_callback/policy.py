@@ -115,6 +115,11 @@ def release_count(free_agents: int, in_flight: int, due: int) -> int:
 class Refusal:
     code: str  # blocked | limit | disabled
     message: str
+    reason: str = ""  # finer: emergency, premium, block_pattern, ... (the code when there is none finer)
+
+    def __post_init__(self) -> None:
+        if not self.reason:
+            object.__setattr__(self, "reason", self.code)
 
 
 _PATTERN_CLASSES = {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]", ".": "[0-9]+", "!": "[0-9]*"}
@@ -158,22 +163,64 @@ def _matches(number: PhoneNumber, patterns: tuple[str, ...]) -> str | None:
     return None
 
 
-def refusal(settings: QueueSettings, number: PhoneNumber, open_in_queue: int) -> Refusal | None:
-    """Why this queue will not take a callback for ``number`` now, or None when it will."""
-    if not settings.enabled:
-        return Refusal("disabled", f"callback is not enabled for queue {settings.queue}")
+_KIND_ALLOWANCE = {
+    Kind.PREMIUM: ("allow_premium", "a premium-rate number"),
+    Kind.SHARED_COST: ("allow_shared_cost", "a shared-cost number"),
+    Kind.SATELLITE: ("allow_satellite", "a satellite or international-network number"),
+    Kind.SPECIAL: ("allow_special", "a toll-free, VoIP, personal, pager, UAN or voicemail number"),
+}
+_NEVER_TEXT = {
+    Kind.EMERGENCY: "an emergency number",
+    Kind.SHORT_CODE: "a short code or service number",
+    Kind.BAD_PREFIX: "written with a prefix this queue's country does not dial ('+0', '00', '011', '810')",
+    Kind.TOO_LONG: "longer than any number of its country",
+}
+
+
+def number_refusal(settings: QueueSettings, number: PhoneNumber) -> Refusal | None:
+    """Deny by default: why ``number`` may not be dialled from this queue, or None when it may.
+
+    Emergency numbers, short codes, foreign prefixes and too-long numbers are never dialled. Block
+    patterns come next. When allow patterns are set only a matching number may ask, and a match lifts
+    the kind rules. Otherwise the number must be valid and national fixed line or mobile, or of a kind
+    the queue allows; a number of another country needs ``allow_international`` as well.
+    """
+    if number.kind.never:
+        return Refusal("blocked", f"{number.dial} is {_NEVER_TEXT[number.kind]}", number.kind.value)
     blocked_by = _matches(number, settings.block_patterns)
     if blocked_by:
-        return Refusal("blocked", f"{number.dial} matches block pattern {blocked_by}")
-    allowed_by = _matches(number, settings.allow_patterns)
-    if settings.allow_patterns and not allowed_by:
-        return Refusal("blocked", f"{number.dial} matches none of the allow patterns")
-    if not allowed_by:
-        if number.kind is Kind.PREMIUM and not settings.allow_premium:
-            return Refusal("blocked", f"{number.dial} is a premium-rate number")
-        if number.kind is Kind.INTERNATIONAL and not settings.allow_international:
-            return Refusal("blocked", f"{number.dial} is an international number")
-    if settings.max_pending is not None and open_in_queue >= settings.max_pending:
+        return Refusal("blocked", f"{number.dial} matches block pattern {blocked_by}", "block_pattern")
+    if settings.allow_patterns:
+        if _matches(number, settings.allow_patterns):
+            return None
+        return Refusal("blocked", f"{number.dial} matches none of the allow patterns", "not_allowed")
+    if number.kind is Kind.INVALID:
+        return Refusal("blocked", f"{number.dial} is not a valid number in {settings.region}", "invalid")
+    if number.kind is Kind.SATELLITE:  # never national: its own allowance is enough
+        if not settings.allow_satellite:
+            return Refusal("blocked", f"{number.dial} is {_KIND_ALLOWANCE[Kind.SATELLITE][1]}", "satellite")
+        return None
+    if number.international and not settings.allow_international:
+        return Refusal("blocked", f"{number.dial} is an international number", "international")
+    if number.kind in _KIND_ALLOWANCE:
+        setting, text = _KIND_ALLOWANCE[number.kind]
+        if not getattr(settings, setting):
+            return Refusal("blocked", f"{number.dial} is {text}", number.kind.value)
+    return None
+
+
+def refusal(settings: QueueSettings, number: PhoneNumber, open_in_queue: int | None) -> Refusal | None:
+    """Why this queue will not take a callback for ``number`` now, or None when it will.
+
+    ``open_in_queue`` None: the count is not known (the database is down); the limit is not checked.
+    """
+    if not settings.enabled:
+        return Refusal("disabled", f"callback is not enabled for queue {settings.queue}")
+    refused = number_refusal(settings, number)
+    if refused is not None:
+        return refused
+    limit = settings.max_pending
+    if limit is not None and open_in_queue is not None and open_in_queue >= limit:
         return Refusal("limit", f"queue {settings.queue} already has {open_in_queue} open callbacks")
     return None
 

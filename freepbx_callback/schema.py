@@ -151,6 +151,52 @@ MIGRATIONS.append(
     )
 )
 
+# The key an open request is unique on: the number's E.164 form, or its digits when it has none (a
+# number let in by an allow pattern only). ``+74951234567``, ``84951234567`` and ``74951234567`` on an
+# RU queue are one number.
+NUMBER_KEY = "COALESCE(e164, number)"
+OPEN_FLAG = (
+    "ALTER TABLE qcb_requests ADD COLUMN IF NOT EXISTS open_flag TINYINT(1) "
+    "AS (IF(status IN ('pending', 'dialing'), 1, NULL)) PERSISTENT"
+)
+_DUPLICATES = f"""SELECT id, FIRST_VALUE(id) OVER (
+        PARTITION BY queue, {NUMBER_KEY} ORDER BY status = 'dialing' DESC, id
+    ) AS kept
+    FROM qcb_requests WHERE status IN ('pending', 'dialing')"""
+
+MIGRATIONS.append(
+    (
+        6,
+        "deny by default: kinds a queue may allow; one open request per number (E.164); one request per "
+        "call and number",
+        [
+            "ALTER TABLE qcb_queues "
+            "ADD COLUMN IF NOT EXISTS allow_shared_cost TINYINT(1) NOT NULL DEFAULT 0, "
+            "ADD COLUMN IF NOT EXISTS allow_satellite TINYINT(1) NOT NULL DEFAULT 0, "
+            "ADD COLUMN IF NOT EXISTS allow_special TINYINT(1) NOT NULL DEFAULT 0",
+            # Open requests that are one number written differently: keep the one being dialled (else
+            # the oldest) and cancel the others, each with an event that names the one kept. Re-runnable:
+            # a second run finds no duplicates left.
+            "INSERT INTO qcb_events (request_id, at, event, detail) "
+            "SELECT d.id, UTC_TIMESTAMP(3), 'cancelled', "
+            "CONCAT('duplicate of request ', d.kept, ' (same number, another spelling)') "
+            f"FROM ({_DUPLICATES}) d WHERE d.id <> d.kept",
+            "UPDATE qcb_requests r JOIN (" + _DUPLICATES + ") d ON d.id = r.id AND d.id <> d.kept "
+            "SET r.status = 'cancelled', r.closed_at = UTC_TIMESTAMP(3), r.lease_until = NULL",
+            OPEN_FLAG,  # tables FreePBX created from module.xml have none yet
+            f"ALTER TABLE qcb_requests ADD COLUMN IF NOT EXISTS number_key VARCHAR(24) AS ({NUMBER_KEY}) "
+            "PERSISTENT",
+            "ALTER TABLE qcb_requests DROP INDEX IF EXISTS uq_open_request",
+            "CREATE UNIQUE INDEX IF NOT EXISTS uq_open_number ON qcb_requests (queue, number_key, open_flag)",
+            # A uniqueid is unique per Asterisk server only: the same id may come from two servers, for
+            # two callers. The key keeps one request per call and number (a journal replay stores it once).
+            "ALTER TABLE qcb_requests DROP INDEX IF EXISTS uq_caller_uniqueid",
+            "CREATE UNIQUE INDEX IF NOT EXISTS uq_caller_call "
+            "ON qcb_requests (caller_uniqueid, queue, number)",
+        ],
+    )
+)
+
 MIGRATIONS.append(
     (
         10,
@@ -173,11 +219,13 @@ SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS qcb_schema (
 # module's install() runs `db migrate`, and may drop unknown keys on a module upgrade. These statements
 # bring such tables to the shape above; on tables this file created they change nothing.
 ENSURE: list[str] = [
-    "ALTER TABLE qcb_requests ADD COLUMN IF NOT EXISTS open_flag TINYINT(1) "
-    "AS (IF(status IN ('pending', 'dialing'), 1, NULL)) PERSISTENT",
-    "CREATE UNIQUE INDEX IF NOT EXISTS uq_open_request ON qcb_requests (queue, number, open_flag)",
+    OPEN_FLAG,
+    f"ALTER TABLE qcb_requests ADD COLUMN IF NOT EXISTS number_key VARCHAR(24) AS ({NUMBER_KEY}) PERSISTENT",
+    "ALTER TABLE qcb_requests DROP INDEX IF EXISTS uq_open_request",
+    "CREATE UNIQUE INDEX IF NOT EXISTS uq_open_number ON qcb_requests (queue, number_key, open_flag)",
     "CREATE INDEX IF NOT EXISTS ix_due ON qcb_requests (status, queue, next_attempt_at)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS uq_caller_uniqueid ON qcb_requests (caller_uniqueid)",
+    "ALTER TABLE qcb_requests DROP INDEX IF EXISTS uq_caller_uniqueid",
+    "CREATE UNIQUE INDEX IF NOT EXISTS uq_caller_call ON qcb_requests (caller_uniqueid, queue, number)",
     "CREATE INDEX IF NOT EXISTS ix_dialing_lease ON qcb_requests (status, lease_until)",
     "CREATE UNIQUE INDEX IF NOT EXISTS uq_attempt ON qcb_attempts (request_id, attempt_no)",
     "ALTER TABLE qcb_requests MODIFY requested_at DATETIME(3) NOT NULL, "

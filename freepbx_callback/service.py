@@ -181,7 +181,7 @@ class CallbackService(DialingService):
                         f"request {item.backup_id} is for queue {item.queue}, which has callback settings "
                         "neither in the backup nor in the database"
                     )
-                if self.store.find_open(item.queue, item.number) is not None:
+                if self.store.find_open(item.queue, item.e164 or item.number) is not None:
                     report.already_open += 1
                 elif self._stored(item):
                     report.already_stored += 1
@@ -191,7 +191,7 @@ class CallbackService(DialingService):
 
     def _stored(self, item: OpenRequest) -> bool:
         if item.caller_uniqueid:
-            return self.store.find_by_call(item.caller_uniqueid) is not None
+            return self.store.find_by_call(item.caller_uniqueid, item.queue, item.number) is not None
         return self.store.find_requested(item.queue, item.number, item.requested_at) is not None
 
     def _recreate(self, item: OpenRequest, now: datetime) -> int:
@@ -245,15 +245,15 @@ class CallbackService(DialingService):
             return self._request_retrying(
                 queue, raw_number, did, language, uniqueid, position, waited, source, requested_at
             )
-        except DuplicateOpenRequest:
+        except DuplicateOpenRequest as exc:
             # Lost the insert race to a concurrent caller: the unique key kept the second row out.
-            existing = self.store.find_open(queue, numbers.clean(raw_number))
+            existing = self.store.find_open(queue, exc.number)
             if existing is None:
                 raise
             return self._duplicate(existing)
         except DuplicateCall:
             # This very call was stored before (a journal replay that was interrupted after the insert).
-            stored = self.store.find_by_call(uniqueid or "")
+            stored = self.store.find_by_call(uniqueid or "", queue, numbers.clean(raw_number))
             if stored is None:
                 raise
             return RequestResult(
@@ -290,7 +290,8 @@ class CallbackService(DialingService):
                 number = numbers.parse(raw_number, settings.region)
             except numbers.InvalidNumber as exc:
                 return RequestResult("invalid", str(exc), reason=exc.reason.value)
-            existing = self.store.find_open(queue, number.dial)
+            # One number, however it was written: its E.164 form (or its digits, let in by a pattern).
+            existing = self.store.find_open(queue, number.e164 or number.dial)
             if existing is not None:
                 return self._duplicate(existing)
             if settings.max_pending is not None:
@@ -299,7 +300,7 @@ class CallbackService(DialingService):
                 self.store.bump_admissions(queue)
             refusal = policy.refusal(settings, number, self.store.count_open(queue))
             if refusal is not None:
-                return RequestResult(refusal.code, refusal.message, reason=refusal.code)
+                return RequestResult(refusal.code, refusal.message, reason=refusal.reason)
             now = requested_at or self.clock()
             fields = {
                 "queue": queue,

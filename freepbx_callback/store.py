@@ -2,7 +2,8 @@
 
 The store makes no decisions: it reads and writes what the service tells it to. Two guarantees live
 in the database itself rather than in Python: at most one open request per (queue, number) (a unique key
-over a generated column that is NULL once a request is closed) and a claim that no two dialers can both
+over the number's E.164 form, or its digits when it has none, and a generated column that is NULL once a
+request is closed) and a claim that no two dialers can both
 win (``FOR UPDATE SKIP LOCKED`` plus a conditional UPDATE whose row count decides, which also holds on
 Galera where row locks are not cluster-wide).
 """
@@ -29,9 +30,19 @@ REQUEST_COLUMNS = (
 QUEUE_COLUMNS = (
     "queue, enabled, did, attempts, retry_interval, window_s, offer_every, notify_agents, mode, max_pending, "
     "language, region, allow_international, allow_premium, block_patterns, allow_patterns, min_talk, "
-    "keep_place, prompts"
+    "keep_place, prompts, allow_shared_cost, allow_satellite, allow_special"
 )
 QUEUE_FIELDS = [c.strip().replace("window_s", "window") for c in QUEUE_COLUMNS.split(",")]
+BOOLEAN_QUEUE_FIELDS = (
+    "enabled",
+    "notify_agents",
+    "allow_international",
+    "allow_premium",
+    "keep_place",
+    "allow_shared_cost",
+    "allow_satellite",
+    "allow_special",
+)
 
 
 class StoreError(Exception):
@@ -198,7 +209,7 @@ class Store:
     @staticmethod
     def _queue(row: tuple[Any, ...]) -> QueueSettings:
         data = dict(zip(QUEUE_FIELDS, row, strict=True))
-        for name in ("enabled", "notify_agents", "allow_international", "allow_premium", "keep_place"):
+        for name in BOOLEAN_QUEUE_FIELDS:
             data[name] = bool(data[name])
         data["mode"] = Mode(data["mode"])
         data["block_patterns"] = tuple((data["block_patterns"] or "").split())
@@ -250,10 +261,12 @@ class Store:
         rows = self._all(f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE id = %s{suffix}", (request_id,))
         return self._request(rows[0]) if rows else None
 
-    def find_open(self, queue: str, number: str) -> Request | None:
+    def find_open(self, queue: str, number_key: str) -> Request | None:
+        """The open request for one number: ``number_key`` is its E.164 form, or its digits without one."""
         rows = self._all(
-            f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE queue = %s AND number = %s AND open_flag = 1",
-            (queue, number),
+            f"SELECT {REQUEST_COLUMNS} FROM qcb_requests "
+            "WHERE queue = %s AND number_key = %s AND open_flag = 1",
+            (queue, number_key),
         )
         return self._request(rows[0]) if rows else None
 
@@ -270,9 +283,13 @@ class Store:
         rows = self._all(sql, (queue, number, second, second))
         return self._request(rows[0]) if rows else None
 
-    def find_by_call(self, uniqueid: str) -> Request | None:
-        sql = f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE caller_uniqueid = %s"
-        rows = self._all(sql, (uniqueid,))
+    def find_by_call(self, uniqueid: str, queue: str, number: str) -> Request | None:
+        """The request stored from one caller's call (a uniqueid is unique per Asterisk server only)."""
+        sql = (
+            f"SELECT {REQUEST_COLUMNS} FROM qcb_requests "
+            "WHERE caller_uniqueid = %s AND queue = %s AND number = %s"
+        )
+        rows = self._all(sql, (uniqueid, queue, number))
         return self._request(rows[0]) if rows else None
 
     def open_ids(self, queue: str) -> list[int]:
@@ -298,18 +315,20 @@ class Store:
         return [self._request(r) for r in self._all(sql, (*args, limit))]
 
     def insert_request(self, fields: dict[str, Any]) -> int:
-        """Insert a pending request; DuplicateOpenRequest if one is open for the same queue and number."""
+        """Insert a pending request; DuplicateOpenRequest (its ``number`` is the number key) if one is open
+        for the same queue and number; DuplicateCall if this call already stored this number."""
         columns = ", ".join(fields)
         marks = ", ".join(["%s"] * len(fields))
         try:
             cur = self._run(f"INSERT INTO qcb_requests ({columns}) VALUES ({marks})", tuple(fields.values()))
         except MySQLdb.IntegrityError as exc:
             if exc.args and exc.args[0] == ER.DUP_ENTRY:
-                if "uq_caller_uniqueid" in str(exc.args[1]):
+                if "uq_caller_call" in str(exc.args[1]):
                     raise DuplicateCall(
                         f"call {fields.get('caller_uniqueid')} already has a request"
                     ) from None
-                raise DuplicateOpenRequest(fields["queue"], fields["number"]) from None
+                key = fields.get("e164") or fields["number"]
+                raise DuplicateOpenRequest(fields["queue"], key) from None
             raise
         return int(cur.lastrowid)
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .. import numbers
+from .. import numbers, policy
 from ..journal import Entry, Journal
 from ..models import QueueSettings
+from ..queue_cache import QueueCache
 from ..service import CallbackService
 from ..store import StoreUnavailable
 from .channel import Channel
@@ -69,11 +71,16 @@ def handle_request(
 
 def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, journal: Journal) -> Outcome:
     svc: CallbackService | None
+    cache = QueueCache(journal.folder)
     try:
         svc = service()
         settings = svc.settings(queue)
     except StoreUnavailable:
-        svc, settings = None, QueueSettings(queue=queue)
+        # The database is down: apply the settings the last call read (see queue_cache).
+        svc, settings = None, cache.settings(queue)
+    else:
+        with suppress(StoreUnavailable):
+            cache.remember(svc.queues())
     raw = channel.env.get("agi_callerid", "")
     try:
         number = numbers.clean(raw)
@@ -101,12 +108,27 @@ def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, j
             raise StoreUnavailable("database unreachable at the start of the call")
         result = svc.request(queue, number, source="agi", **details)  # type: ignore[arg-type]
     except StoreUnavailable:
+        refused = refusal_without_database(settings, number)
+        if refused is not None:
+            channel.play(settings.prompt("not-available"))
+            return Outcome(refused, "queue", number)
         return _journal(channel, settings, journal, queue, number, details)
     if result.accepted:
         channel.play(settings.prompt("accepted" if result.kind == "created" else "already-requested"))
         return Outcome(result.kind, "hangup", number)
     channel.play(settings.prompt("not-available"))
     return Outcome(result.kind, "queue", number)
+
+
+def refusal_without_database(settings: QueueSettings, number: str) -> str | None:
+    """Every check that needs no database: a disabled queue, the number rules, block and allow patterns.
+    The open-request limit cannot be counted; the replay applies the whole policy again."""
+    try:
+        parsed = numbers.parse(number, settings.region)
+    except numbers.InvalidNumber:
+        return "invalid"
+    refusal = policy.refusal(settings, parsed, None)
+    return refusal.code if refusal is not None else None
 
 
 def _journal(

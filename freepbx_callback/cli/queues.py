@@ -95,8 +95,23 @@ def queue_show(ctx: click.Context, queue_name: str, defaults: bool, as_json: boo
 @click.option("--no-max-pending", is_flag=True, help="Remove the open-request limit.")
 @click.option("--language", type=click.Choice(["ru", "en"]), help="Language of the prompts.")
 @click.option("--region", help="Home country for number checks (ISO code, e.g. US, RU).")
-@click.option("--allow-international/--block-international", default=None)
-@click.option("--allow-premium/--block-premium", default=None)
+@click.option(
+    "--allow-international/--block-international",
+    default=None,
+    help="Numbers of other countries (fixed and mobile; other kinds also need their own allow).",
+)
+@click.option("--allow-premium/--block-premium", default=None, help="Premium-rate numbers.")
+@click.option("--allow-shared-cost/--block-shared-cost", default=None, help="Shared-cost numbers.")
+@click.option(
+    "--allow-satellite/--block-satellite",
+    default=None,
+    help="Satellite and international networks (+870, +881, +882, +883, +979 ...).",
+)
+@click.option(
+    "--allow-special/--block-special",
+    default=None,
+    help="Toll-free, VoIP, personal, pager, UAN and voicemail numbers.",
+)
 @click.option("--block", "block_patterns", multiple=True, help="Block pattern (_900X. or a prefix); repeat.")
 @click.option("--allow", "allow_patterns", multiple=True, help="Allow pattern; when set only these may ask.")
 @click.option("--clear-patterns", is_flag=True, help="Remove all block and allow patterns first.")

@@ -53,6 +53,7 @@ def request_add(
         data = {
             "result": result.kind,
             "message": result.message,
+            "reason": result.reason or None,
             "request": result.request.to_dict() if result.request else None,
         }
         click.echo(json.dumps(data, indent=2, sort_keys=True))

@@ -46,10 +46,10 @@ def agi_env(callerid: str) -> str:
 def test_script_stores_the_request(service: CallbackService, db_dsn: str) -> None:
     service.set_queue("400", enabled=True)
     env = {**os.environ, "QCB_DSN": db_dsn, "PYTHONPATH": str(SCRIPTS.parent)}
-    commands = play([sys.executable, str(SCRIPTS / "qcb-request.agi"), "400"], env, agi_env("5551234"))
+    commands = play([sys.executable, str(SCRIPTS / "qcb-request.agi"), "400"], env, agi_env("2015551234"))
     assert any(c.startswith("SET VARIABLE") and "QCB_NEXT" in c and "hangup" in c for c in commands), commands
     [r] = service.list()
-    assert (r.number, r.did, r.source) == ("5551234", "5551000", "agi")
+    assert (r.number, r.did, r.source) == ("2015551234", "5551000", "agi")
 
 
 def test_system_python_hands_over_to_the_virtualenv(service: CallbackService, db_dsn: str) -> None:
@@ -61,9 +61,9 @@ def test_system_python_hands_over_to_the_virtualenv(service: CallbackService, db
     service.set_queue("400", enabled=True)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(QCB_DSN=db_dsn, QCB_PYTHON=sys.executable)
-    play([SYSTEM_PYTHON, str(SCRIPTS / "qcb-request.agi"), "400"], env, agi_env("5552222"))
+    play([SYSTEM_PYTHON, str(SCRIPTS / "qcb-request.agi"), "400"], env, agi_env("2015552222"))
     [r] = service.list()
-    assert r.number == "5552222"
+    assert r.number == "2015552222"
 
 
 def test_system_python_finds_the_runtime_beside_its_agi_bin_folder(
@@ -88,9 +88,9 @@ def test_system_python_finds_the_runtime_beside_its_agi_bin_folder(
     service.set_queue("400", enabled=True)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "QCB_PYTHON")}
     env.update(QCB_DSN=db_dsn)
-    play([SYSTEM_PYTHON, str(varlib / "agi-bin" / "qcb-request.agi"), "400"], env, agi_env("5553333"))
+    play([SYSTEM_PYTHON, str(varlib / "agi-bin" / "qcb-request.agi"), "400"], env, agi_env("2015553333"))
     [r] = service.list()
-    assert r.number == "5553333"
+    assert r.number == "2015553333"
 
 
 def test_no_runtime_anywhere_fails_at_once(tmp_path: Path) -> None:

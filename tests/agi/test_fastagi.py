@@ -23,7 +23,7 @@ agi_request: agi://127.0.0.1:4577/request
 agi_channel: PJSIP/caller-00000001
 agi_language: en
 agi_uniqueid: 1764200000.7
-agi_callerid: 5551234
+agi_callerid: 2015551234
 agi_calleridname: Caller
 agi_context: qcb-exit-400
 agi_extension: 1
@@ -85,7 +85,7 @@ def test_request_route_stores_the_request(server: FastAgiServer, service: Callba
     assert r.waited == 6
     assert (r.queue, r.number, r.did, r.caller_uniqueid, r.source) == (
         "400",
-        "5551234",
+        "2015551234",
         "5551000",
         "1764200000.7",
         "agi",
@@ -106,7 +106,7 @@ def test_outcome_route_marks_the_call_before_recording(
     server: FastAgiServer, service: CallbackService
 ) -> None:
     service.set_queue("400", enabled=True)
-    request = service.request("400", "5551234").request
+    request = service.request("400", "2015551234").request
     assert request is not None
     [(claimed, attempt)] = service.claim("400", 1, "n1")
     env = ENV.replace("script: request", "script: outcome").replace("agi_arg_1: 400", "agi_arg_1: customer")

@@ -14,7 +14,7 @@ from freepbx_callback.store import StoreUnavailable
 from tests.agi.scripted import ScriptedChannel
 
 
-def caller(callerid: str = "5551234", **kw: object) -> ScriptedChannel:
+def caller(callerid: str = "2015551234", **kw: object) -> ScriptedChannel:
     env = {"agi_callerid": callerid, "agi_uniqueid": "1700000000.42"}
     variables = {"FROM_DID": "5551000", "CHANNEL(language)": "en", "QUEUEPOSITION": "2"}
     return ScriptedChannel(env=env, variables=variables, **kw)  # type: ignore[arg-type]
@@ -39,7 +39,7 @@ def test_normal_caller_is_stored_and_hears_confirmation(enabled: CallbackService
     assert ch.variables["QCB_RESULT"] == "created" and ch.variables["QCB_NEXT"] == "hangup"
     [r] = enabled.list()
     assert (r.number, r.did, r.caller_uniqueid, r.position, r.source, r.status) == (
-        "5551234",
+        "2015551234",
         "5551000",
         "1700000000.42",
         2,
@@ -49,7 +49,7 @@ def test_normal_caller_is_stored_and_hears_confirmation(enabled: CallbackService
 
 
 def test_already_requested(enabled: CallbackService, journal: Journal) -> None:
-    enabled.request("400", "5551234")
+    enabled.request("400", "2015551234")
     ch = caller()
     assert handle_request(ch, lambda: enabled, "400", journal).result == "duplicate"
     assert ch.log == ["play qcb-already-requested", "hangup"]
@@ -59,7 +59,7 @@ def test_already_requested(enabled: CallbackService, journal: Journal) -> None:
 @pytest.mark.parametrize(
     "setup,result",
     [
-        ({"block_patterns": ("_555XXXX",)}, "blocked"),
+        ({"block_patterns": ("_201555XXXX",)}, "blocked"),
         ({"max_pending": 0}, "limit"),
         ({"enabled": False}, "disabled"),
     ],
@@ -124,7 +124,7 @@ def test_database_down_journals_and_confirms(service: CallbackService, journal: 
     [(path, entry)] = journal.pending()
     assert (entry.queue, entry.number, entry.did, entry.uniqueid) == (
         "400",
-        "5551234",
+        "2015551234",
         "5551000",
         "1700000000.42",
     )
@@ -138,7 +138,7 @@ def test_replay_interrupted_after_insert_stores_once(service: CallbackService, j
     service.set_queue("400", enabled=True)
     from freepbx_callback.journal import Entry
 
-    journal.append(Entry("400", "5551234", "2026-01-01T10:00:00.000", uniqueid="u-1"))
+    journal.append(Entry("400", "2015551234", "2026-01-01T10:00:00.000", uniqueid="u-1"))
     path = journal.pending()[0][0]
     copy = path.read_bytes()
     service.replay(journal)
@@ -174,3 +174,12 @@ def test_unreadable_journal_file_is_set_aside(journal: Journal) -> None:
     assert journal.pending() == []
     assert (journal.folder / "rejected" / "broken.json").exists()
     assert "unreadable" in (journal.folder / "rejected" / "broken.reason").read_text()
+
+
+@pytest.mark.parametrize("typed", ["911", "+8810000000", "00447911123456"])
+def test_a_keyed_number_meets_the_same_rules(enabled: CallbackService, journal: Journal, typed: str) -> None:
+    ch = caller("anonymous", entries=[typed], keys={"qcb-confirm": "1"})
+    out = handle_request(ch, lambda: enabled, "400", journal)
+    assert (out.result, out.next) == ("blocked", "queue")
+    assert ch.log[-1] == "play qcb-not-available" and not ch.hung_up
+    assert enabled.list() == []

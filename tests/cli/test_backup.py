@@ -60,7 +60,7 @@ def populate(url: str) -> dict[str, int]:
     svc = service_for(url)
     try:
         ids = {}
-        for name, number in (("dialing", "5552222"), ("done", "5553333"), ("pending", "5551111")):
+        for name, number in (("dialing", "2015552222"), ("done", "2015553333"), ("pending", "2015551111")):
             result = svc.request(
                 "400", number, uniqueid=f"1764.{number}", position=2, waited=40, source="agi"
             )
@@ -74,7 +74,7 @@ def populate(url: str) -> dict[str, int]:
         assert set(claimed) == {ids["dialing"], ids["done"]}
         svc.record_outcome(ids["done"], claimed[ids["done"]].attempt_no, Outcome.ANSWERED, talk_seconds=30)
         svc.set_queue("500", enabled=True)
-        ids["other"] = svc.request("500", "5554444", source="cli").request.id  # type: ignore[union-attr]
+        ids["other"] = svc.request("500", "2015554444", source="cli").request.id  # type: ignore[union-attr]
         svc.set_queue("500", enabled=False)
         return ids
     finally:
@@ -112,9 +112,9 @@ def test_restore_into_an_empty_database_then_again_changes_nothing(
     source = {(r["queue"], r["number"]): r for r in rows(db_dsn)}
     restored = rows(other_db)
     assert sorted((r["queue"], r["number"]) for r in restored) == [
-        ("400", "5551111"),
-        ("400", "5552222"),
-        ("500", "5554444"),
+        ("400", "2015551111"),
+        ("400", "2015552222"),
+        ("500", "2015554444"),
     ]
     for row in restored:
         before = source[(row["queue"], row["number"])]
@@ -128,7 +128,7 @@ def test_restore_into_an_empty_database_then_again_changes_nothing(
         assert row["claimed_by"] is None and row["lease_until"] is None
     events = json.loads(ok(other_db, "request", "show", str(first["created"][0]), "--json"))["events"]
     assert [e["event"] for e in events] == ["restored"]
-    was_dialing = next(r for r in restored if r["number"] == "5552222")
+    was_dialing = next(r for r in restored if r["number"] == "2015552222")
     shown = json.loads(ok(other_db, "request", "show", str(was_dialing["id"]), "--json"))
     assert f"request {ids['dialing']} (was dialing)" in shown["events"][0]["detail"]
 
@@ -155,13 +155,13 @@ def test_restore_from_stdin_onto_the_same_database_brings_back_nothing_finished(
 
 def test_restored_request_without_a_call_id_is_matched_by_number_and_time(db_dsn: str) -> None:
     ok(db_dsn, "queue", "set", "400", "--enable")
-    ok(db_dsn, "request", "add", "400", "5551111")  # from the CLI: no caller uniqueid
+    ok(db_dsn, "request", "add", "400", "2015551111")  # from the CLI: no caller uniqueid
     backup = ok(db_dsn, "backup")
     ok(db_dsn, "request", "cancel", "1")
     assert "re-created 0 open request(s); skipped 0 already open, 1 already stored" in ok(
         db_dsn, "restore", "-", stdin=backup
     )
-    ok(db_dsn, "request", "add", "400", "5552222")
+    ok(db_dsn, "request", "add", "400", "2015552222")
     later = json.loads(backup)
     later["requests"][0]["requested_at"] = "2030-01-01T00:00:00Z"  # another request for that number
     assert "re-created 1 open request(s)" in ok(db_dsn, "restore", "-", stdin=json.dumps(later))

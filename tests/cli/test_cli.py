@@ -26,7 +26,7 @@ def count_rows(db_dsn: str) -> int:
 def test_the_operator_story(db_dsn: str) -> None:
     assert run(db_dsn, "db", "migrate").output.startswith("schema is up to date")
     assert run(db_dsn, "queue", "set", "400", "--enable", "--did", "5551000").exit_code == 0
-    added = run(db_dsn, "request", "add", "400", "5551234")
+    added = run(db_dsn, "request", "add", "400", "2015551234")
     assert added.exit_code == 0 and "request 1" in added.output
     listed = json.loads(run(db_dsn, "request", "list", "--json").output)
     assert len(listed) == 1
@@ -36,7 +36,7 @@ def test_the_operator_story(db_dsn: str) -> None:
     )
     assert (item["queue"], item["number"], item["did"], item["status"], item["attempts"]) == (
         "400",
-        "5551234",
+        "2015551234",
         "5551000",
         "pending",
         0,
@@ -56,14 +56,14 @@ def test_hostile_number_is_refused_and_writes_nothing(db_dsn: str) -> None:
 
 def test_duplicate_names_the_open_request(db_dsn: str) -> None:
     run(db_dsn, "queue", "set", "400", "--enable")
-    run(db_dsn, "request", "add", "400", "5551234")
-    result = run(db_dsn, "request", "add", "400", "5551234")
+    run(db_dsn, "request", "add", "400", "2015551234")
+    result = run(db_dsn, "request", "add", "400", "2015551234")
     assert result.exit_code == 4 and "request 1 is already open" in result.output
     assert count_rows(db_dsn) == 1
 
 
 def test_add_to_disabled_queue(db_dsn: str) -> None:
-    result = run(db_dsn, "request", "add", "401", "5551234")
+    result = run(db_dsn, "request", "add", "401", "2015551234")
     assert result.exit_code == 1 and "not enabled for queue 401" in result.output
 
 
@@ -146,8 +146,8 @@ def test_bad_arguments_are_one_clear_line(db_dsn: str, args: list[str], message:
 def test_list_filters_and_text_table(db_dsn: str) -> None:
     run(db_dsn, "queue", "set", "400", "--enable")
     run(db_dsn, "queue", "set", "500", "--enable")
-    run(db_dsn, "request", "add", "400", "5551111")
-    run(db_dsn, "request", "add", "500", "5552222")
+    run(db_dsn, "request", "add", "400", "2015551111")
+    run(db_dsn, "request", "add", "500", "2015552222")
     run(db_dsn, "request", "cancel", "1")
     assert [
         r["id"] for r in json.loads(run(db_dsn, "request", "list", "--status", "pending", "--json").output)
@@ -171,13 +171,13 @@ def test_list_filters_and_text_table(db_dsn: str) -> None:
 
 def test_retry_purge_stats(db_dsn: str) -> None:
     run(db_dsn, "queue", "set", "400", "--enable")
-    run(db_dsn, "request", "add", "400", "5551111")
+    run(db_dsn, "request", "add", "400", "2015551111")
     run(db_dsn, "request", "cancel", "1")
     assert "now pending" in run(db_dsn, "request", "retry", "1").output
     run(db_dsn, "request", "cancel", "1")
     assert "purged 0" in run(db_dsn, "request", "purge", "--older-than", "1d").output
     assert "purged 1" in run(db_dsn, "request", "purge", "--older-than", "0").output
-    run(db_dsn, "request", "add", "400", "5552222")
+    run(db_dsn, "request", "add", "400", "2015552222")
     stats = json.loads(run(db_dsn, "stats", "--since", "1h", "--json").output)
     assert stats["requested"] == 1 and stats["by_status"] == {"pending": 1}
     assert "median time to callback" in run(db_dsn, "stats").output
@@ -228,7 +228,7 @@ def test_every_command_has_help() -> None:
 def test_clear_did_and_delete_queue(db_dsn: str) -> None:
     run(db_dsn, "queue", "set", "400", "--enable", "--did", "5551000")
     assert json.loads(run(db_dsn, "queue", "set", "400", "--no-did", "--json").output)["did"] is None
-    run(db_dsn, "request", "add", "400", "5551111")
+    run(db_dsn, "request", "add", "400", "2015551111")
     deleted = run(db_dsn, "queue", "delete", "400")
     assert deleted.exit_code == 0 and "1 open request(s) cancelled" in deleted.output
     assert json.loads(run(db_dsn, "request", "show", "1", "--json").output)["status"] == "cancelled"
@@ -287,7 +287,7 @@ def test_queue_commands_raise_freepbx_apply_config(db_dsn: str) -> None:
 
     assert run(db_dsn, "queue", "set", "400", "--enable").exit_code == 0
     assert need_reload() == "true"
-    assert run(db_dsn, "request", "add", "400", "5551111").exit_code == 0
+    assert run(db_dsn, "request", "add", "400", "2015551111").exit_code == 0
     assert run(db_dsn, "queue", "set", "400", "--attempts", "3").exit_code == 0
     assert need_reload() == "false"
     assert run(db_dsn, "queue", "set", "400", "--offer-every", "1m").exit_code == 0

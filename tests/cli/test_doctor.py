@@ -189,7 +189,7 @@ def _age(path: Path, seconds: float) -> Path:
 
 def test_journal_counts_what_waits_and_fails_past_a_minute(db_dsn: str, spool: Path) -> None:
     journal = Journal(spool)
-    journal.append(Entry(queue="400", number="5551234", requested_at="2025-01-01T00:00:00"))
+    journal.append(Entry(queue="400", number="2015551234", requested_at="2025-01-01T00:00:00"))
     leg = journal.append(LegEntry(request_id=1, attempt_no=1, outcome="answered", talk_seconds=20))
     rejected = journal.append(Entry(queue="400", number="5550000", requested_at="2025-01-01T00:00:00"))
     journal.set_aside(rejected, "disabled")
@@ -210,7 +210,7 @@ def test_journal_counts_what_waits_and_fails_past_a_minute(db_dsn: str, spool: P
 
 
 def test_journal_folder_comes_from_qcb_spool(db_dsn: str, spool: Path) -> None:
-    Journal(spool).append(Entry(queue="400", number="5551234", requested_at="2025-01-01T00:00:00"))
+    Journal(spool).append(Entry(queue="400", number="2015551234", requested_at="2025-01-01T00:00:00"))
     code, report = doctor(db_dsn, env={"QCB_SPOOL": str(spool)})
     assert report["journal"]["waiting"] == 1 and check(report, "journal")["spool"] == str(spool)
 

@@ -90,12 +90,12 @@ def test_plain_asterisk_has_no_admin_table_and_needs_none(store: Store, service:
 def test_delete_queue_cancels_its_open_requests_and_only_those(service: CallbackService) -> None:
     service.set_queue("400", enabled=True)
     service.set_queue("500", enabled=True)
-    pending = service.request("400", "5551111").request
-    dialing = service.request("400", "5552222").request
-    done = service.request("400", "5553333").request
-    other = service.request("500", "5551111").request
+    pending = service.request("400", "2015551111").request
+    dialing = service.request("400", "2015552222").request
+    done = service.request("400", "2015553333").request
+    other = service.request("500", "2015551111").request
     assert pending and dialing and done and other
-    [(_, done_try)] = service.claim("400", 1, "n1")  # oldest first: 5551111 ...
+    [(_, done_try)] = service.claim("400", 1, "n1")  # oldest first: 2015551111 ...
     service.record_outcome(pending.id, done_try.attempt_no, Outcome.NO_ANSWER)  # ... back to pending later
     claimed = dict((r.id, a) for r, a in service.claim("400", 5, "n1"))
     assert set(claimed) == {dialing.id, done.id}
@@ -114,7 +114,7 @@ def test_delete_queue_cancels_its_open_requests_and_only_those(service: Callback
     assert service.get(dialing.id).status is Status.CANCELLED
     assert service.claim("400", 5, "n1") == []
     # The queue is gone: a caller's key press is refused, not stored.
-    assert service.request("400", "5554444").kind == "disabled"
+    assert service.request("400", "2015554444").kind == "disabled"
     with pytest.raises(NotFound):
         service.queue("400")
     with pytest.raises(NotFound):

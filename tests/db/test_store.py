@@ -61,7 +61,7 @@ def test_twenty_concurrent_requests_for_one_number_make_one_open_row(
     service: CallbackService, dsn: Dsn
 ) -> None:
     service.set_queue("400", enabled=True, did="5551000")
-    results = in_parallel(20, lambda i: fresh_service(dsn).request("400", "5551234", source="test"))
+    results = in_parallel(20, lambda i: fresh_service(dsn).request("400", "2015551234", source="test"))
     kinds = sorted(r.kind for r in results)
     assert kinds == ["created"] + ["duplicate"] * 19
     created = next(r for r in results if r.kind == "created")
@@ -73,11 +73,12 @@ def test_twenty_concurrent_requests_for_one_number_make_one_open_row(
 def test_database_itself_refuses_a_second_open_row(store: Store, service: CallbackService) -> None:
     """Even a writer that skips the service's check cannot insert a second open request."""
     service.set_queue("400", enabled=True)
-    service.request("400", "5551234")
+    service.request("400", "2015551234")
     now = utcnow()
     fields = {
         "queue": "400",
-        "number": "5551234",
+        "number": "2015551234",
+        "e164": "+12015551234",
         "status": "pending",
         "requested_at": now,
         "next_attempt_at": now,
@@ -92,18 +93,18 @@ def test_database_itself_refuses_a_second_open_row(store: Store, service: Callba
 
 def test_max_pending_holds_under_concurrency(service: CallbackService, dsn: Dsn) -> None:
     service.set_queue("400", enabled=True, max_pending=5)
-    results = in_parallel(12, lambda i: fresh_service(dsn).request("400", f"55510{i:02d}"))
+    results = in_parallel(12, lambda i: fresh_service(dsn).request("400", f"20155510{i:02d}"))
     assert sorted(r.kind for r in results).count("created") == 5
     assert {r.kind for r in results} == {"created", "limit"}
     assert service.store.count_open("400") == 5
 
 
 def test_request_refusals_write_nothing(service: CallbackService) -> None:
-    assert service.request("400", "5551234").kind == "disabled"
-    service.set_queue("400", enabled=True, block_patterns=("_555XXXX",))
+    assert service.request("400", "2015551234").kind == "disabled"
+    service.set_queue("400", enabled=True, block_patterns=("_201555XXXX",))
     assert service.request("400", "x;Dial(1)").kind == "invalid"
     assert service.request("400", "anonymous").reason == "withheld"
-    assert service.request("400", "5551234").kind == "blocked"
+    assert service.request("400", "2015551234").kind == "blocked"
     assert service.request("400", "+442079460000").kind == "blocked"
     assert service.request("400", "2125551234", did="55;1").kind == "invalid"
     assert service.store._all("SELECT COUNT(*) FROM qcb_requests")[0][0] == 0
@@ -132,7 +133,7 @@ def test_request_keeps_caller_details(service: CallbackService) -> None:
 def test_two_concurrent_claimers_get_disjoint_sets(service: CallbackService, dsn: Dsn, clock: Clock) -> None:
     service.set_queue("400", enabled=True)
     for i in range(60):
-        assert service.request("400", f"555{i:04d}").kind == "created"
+        assert service.request("400", f"201555{i:04d}").kind == "created"
     clock.advance(1)
     claimed = in_parallel(
         2, lambda i: [r.id for r, _ in fresh_service(dsn, clock).claim("400", 40, f"node{i}")]
@@ -147,7 +148,7 @@ def test_two_concurrent_claimers_get_disjoint_sets(service: CallbackService, dsn
 def test_many_claimers_never_share_an_attempt(service: CallbackService, dsn: Dsn, clock: Clock) -> None:
     service.set_queue("400", enabled=True)
     for i in range(100):
-        service.request("400", f"556{i:04d}")
+        service.request("400", f"201556{i:04d}")
     clock.advance(1)
 
     def drain(i: int) -> list[int]:
@@ -166,7 +167,7 @@ def test_claim_takes_oldest_due_first_and_respects_the_limit(service: CallbackSe
     service.set_queue("400", enabled=True)
     ids = []
     for i in range(5):
-        ids.append(service.request("400", f"555000{i}").request.id)  # type: ignore[union-attr]
+        ids.append(service.request("400", f"201555000{i}").request.id)  # type: ignore[union-attr]
         clock.advance(1)
     assert service.claim("400", 0, "n") == []
     first = service.claim("400", 2, "n")
@@ -180,7 +181,7 @@ def test_claim_takes_oldest_due_first_and_respects_the_limit(service: CallbackSe
 
 def test_not_yet_due_is_not_claimed(service: CallbackService, clock: Clock) -> None:
     service.set_queue("400", enabled=True)
-    r = service.request("400", "5551234").request
+    r = service.request("400", "2015551234").request
     assert r is not None
     clock.advance(-1)
     assert service.claim("400", 5, "n") == []
@@ -188,7 +189,7 @@ def test_not_yet_due_is_not_claimed(service: CallbackService, clock: Clock) -> N
 
 def test_no_answer_retries_then_fails(service: CallbackService, clock: Clock) -> None:
     service.set_queue("400", enabled=True, attempts=2, retry_interval=300)
-    rid = service.request("400", "5551234").request.id  # type: ignore[union-attr]
+    rid = service.request("400", "2015551234").request.id  # type: ignore[union-attr]
     [(r, _)] = service.claim("400", 1, "n")
     r = service.record_outcome(rid, 1, Outcome.NO_ANSWER)
     assert r.status is Status.PENDING and r.next_attempt_at == clock.now + timedelta(seconds=300)
@@ -207,7 +208,7 @@ def test_no_answer_retries_then_fails(service: CallbackService, clock: Clock) ->
 
 def test_no_agent_and_lost_attempts_do_not_count(service: CallbackService, clock: Clock) -> None:
     service.set_queue("400", enabled=True, attempts=2)
-    rid = service.request("400", "5551234").request.id  # type: ignore[union-attr]
+    rid = service.request("400", "2015551234").request.id  # type: ignore[union-attr]
     service.claim("400", 1, "n")
     r = service.apply_leg(rid, 1, Outcome.NO_AGENT)
     assert (r.status, r.attempts, r.tries) == (Status.PENDING, 0, 1)
@@ -226,8 +227,8 @@ def test_no_agent_and_lost_attempts_do_not_count(service: CallbackService, clock
 
 def test_recover_releases_dead_claims_and_keeps_live_calls(service: CallbackService, clock: Clock) -> None:
     service.set_queue("400", enabled=True)
-    dead = service.request("400", "5551111").request.id  # type: ignore[union-attr]
-    live = service.request("400", "5552222").request.id  # type: ignore[union-attr]
+    dead = service.request("400", "2015551111").request.id  # type: ignore[union-attr]
+    live = service.request("400", "2015552222").request.id  # type: ignore[union-attr]
     claimed = {r.id: a for r, a in service.claim("400", 2, "n", lease=60)}
     alive = {claimed[live].channel_id}
     assert service.recover(lambda cid: cid in alive) == {"extended": 0, "released": 0}  # lease not over
@@ -240,7 +241,7 @@ def test_recover_releases_dead_claims_and_keeps_live_calls(service: CallbackServ
 
 def test_answered_is_done_and_outcome_is_idempotent(service: CallbackService) -> None:
     service.set_queue("400", enabled=True)
-    rid = service.request("400", "5551234").request.id  # type: ignore[union-attr]
+    rid = service.request("400", "2015551234").request.id  # type: ignore[union-attr]
     service.claim("400", 1, "n")
     done = service.record_outcome(rid, 1, Outcome.ANSWERED, talk_seconds=30, agent="PJSIP/201")
     assert done.status is Status.DONE
@@ -252,39 +253,39 @@ def test_answered_is_done_and_outcome_is_idempotent(service: CallbackService) ->
 
 def test_expire_after_window(service: CallbackService, clock: Clock) -> None:
     service.set_queue("400", enabled=True, window=600)
-    rid = service.request("400", "5551234").request.id  # type: ignore[union-attr]
+    rid = service.request("400", "2015551234").request.id  # type: ignore[union-attr]
     clock.advance(600)
     assert service.expire_due("400") == []
     clock.advance(1)
     assert service.expire_due("400") == [rid]
     assert service.get(rid).status is Status.EXPIRED
-    assert service.request("400", "5551234").kind == "created"  # a closed request frees the number
+    assert service.request("400", "2015551234").kind == "created"  # a closed request frees the number
 
 
 def test_cancel_retry_and_reopen_conflict(service: CallbackService) -> None:
     service.set_queue("400", enabled=True)
-    rid = service.request("400", "5551234").request.id  # type: ignore[union-attr]
+    rid = service.request("400", "2015551234").request.id  # type: ignore[union-attr]
     assert service.cancel(rid).status is Status.CANCELLED
     with pytest.raises(PolicyError, match="cancelled request cannot become cancelled"):
         service.cancel(rid)
     reopened = service.retry(rid)
     assert reopened.status is Status.PENDING and reopened.attempts == 0
     service.cancel(rid)
-    service.request("400", "5551234")
+    service.request("400", "2015551234")
     with pytest.raises(PolicyError, match="already exists"):
         service.retry(rid)
 
 
 def test_purge_only_closed_and_old(service: CallbackService, clock: Clock) -> None:
     service.set_queue("400", enabled=True)
-    old = service.request("400", "5551111").request.id  # type: ignore[union-attr]
+    old = service.request("400", "2015551111").request.id  # type: ignore[union-attr]
     service.cancel(old)
-    service.request("400", "5552222")
+    service.request("400", "2015552222")
     clock.advance(86400 * 31)
-    recent = service.request("400", "5553333").request.id  # type: ignore[union-attr]
+    recent = service.request("400", "2015553333").request.id  # type: ignore[union-attr]
     service.cancel(recent)
     assert service.purge(86400 * 30) == 1
-    assert {r.number for r in service.list()} == {"5552222", "5553333"}
+    assert {r.number for r in service.list()} == {"2015552222", "2015553333"}
 
 
 def test_due_lookup_uses_the_due_index(service: CallbackService, store: Store) -> None:
@@ -312,13 +313,13 @@ def test_migrate_repairs_tables_created_without_the_generated_key(
     store: Store, service: CallbackService
 ) -> None:
     """FreePBX creates the tables from module.xml first (no generated column, no unique key over it)."""
-    store._run("ALTER TABLE qcb_requests DROP INDEX uq_open_request")
+    store._run("ALTER TABLE qcb_requests DROP INDEX uq_open_number, DROP COLUMN number_key")
     store._run("ALTER TABLE qcb_requests DROP COLUMN open_flag")
     store._run("ALTER TABLE qcb_requests MODIFY requested_at DATETIME NOT NULL")
     store.migrate(utcnow())
     service.set_queue("400", enabled=True)
-    assert service.request("400", "5551234").kind == "created"
-    assert service.request("400", "5551234").kind == "duplicate"
+    assert service.request("400", "2015551234").kind == "created"
+    assert service.request("400", "2015551234").kind == "duplicate"
     columns = dict(
         store._all(
             "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
@@ -333,7 +334,7 @@ def test_a_deadlock_is_a_lost_race_not_a_crash(service: CallbackService, dsn: Ds
     from freepbx_callback.store import LostRace
 
     service.set_queue("400", enabled=True)
-    ids = [service.request("400", n).request.id for n in ("5551111", "5552222")]  # type: ignore[union-attr]
+    ids = [service.request("400", n).request.id for n in ("2015551111", "2015552222")]  # type: ignore[union-attr]
     a, b = Store.connect(dsn), Store.connect(dsn)
     outcomes: list[str] = []
     gate = threading.Barrier(2)
@@ -363,8 +364,8 @@ def test_keep_place_releases_only_callers_who_joined_before_the_live_ones(
     service: CallbackService, clock: Clock
 ) -> None:
     service.set_queue("400", enabled=True, keep_place=True)
-    early = service.request("400", "5551111", waited=120).request  # joined the queue 120 s ago
-    late = service.request("400", "5552222", waited=5).request  # joined 5 s ago
+    early = service.request("400", "2015551111", waited=120).request  # joined the queue 120 s ago
+    late = service.request("400", "2015552222", waited=5).request  # joined 5 s ago
     assert early is not None and late is not None
     live_joined = clock.now - timedelta(seconds=60)  # a live caller who joined 60 s ago still waits
     clock.advance(1)

@@ -26,7 +26,7 @@ NewBed = Callable[..., AsteriskInstance]
 
 CALLERS = 50
 RATE = 40  # calls per second: 50 calls placed in 1.25 s, so their keys land within 2 s
-NUMBERS = [f"555{2001 + i}" for i in range(CALLERS)]
+NUMBERS = [f"201555{2001 + i}" for i in range(CALLERS)]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "e2e"
 
 

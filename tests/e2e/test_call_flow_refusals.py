@@ -1,4 +1,5 @@
-"""Refused callers go back to the queue: a blocked number, or the queue's open-request limit reached.
+"""Refused callers go back to the queue: a blocked number, a number never dialled (emergency, satellite),
+or the queue's open-request limit reached.
 
 The handler says so (qcb-not-available), stores nothing, and the rendered exit context puts the
 caller back into Queue(400); AMI QueueStatus and `queue show` must list them there again.
@@ -28,23 +29,28 @@ def requeued(bed: AsteriskInstance) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("setting", "result"),
-    [(("--block", "_555XXXX"), "blocked"), (("--max-pending", "0"), "limit")],
-    ids=["blocked-number", "max-pending-reached"],
+    ("setting", "caller_id", "result"),
+    [
+        (("--block", "_201555XXXX"), CALLER, "blocked"),
+        (("--max-pending", "0"), CALLER, "limit"),
+        ((), "+8810000000", "blocked"),  # satellite network, not even valid: a spoofed toll-fraud caller ID
+        ((), "911", "blocked"),  # emergency: never dialled
+    ],
+    ids=["blocked-number", "max-pending-reached", "satellite-caller-id", "emergency-caller-id"],
 )
 def test_refused_caller_hears_why_and_is_back_in_the_queue(
-    asterisk: NewBed, db_dsn: str, setting: tuple[str, str], result: str
+    asterisk: NewBed, db_dsn: str, setting: tuple[str, ...], caller_id: str, result: str
 ) -> None:
     demo.enable_queue(db_dsn, *setting)
     bed = demo.callback_bed(asterisk, db_dsn)
 
-    with Caller(bed, QUEUE, [(PRESS_AFTER_S, "1")], hold_s=60, caller_id=CALLER) as caller:
+    with Caller(bed, QUEUE, [(PRESS_AFTER_S, "1")], hold_s=60, caller_id=caller_id) as caller:
         wait_for(lambda: requeued(bed), 40, 0.2, "the caller sent back to the queue")
         entries = wait_for(
-            lambda: [e for e in demo.waiting_callers(bed) if e.get("CallerIDNum") == CALLER],
+            lambda: [e for e in demo.waiting_callers(bed) if e.get("CallerIDNum") == caller_id],
             10,
             0.2,
-            f"{CALLER} waiting in queue {QUEUE} (AMI QueueStatus)",
+            f"{caller_id} waiting in queue {QUEUE} (AMI QueueStatus)",
         )
         shown = bed.cli(f"queue show {QUEUE}")
         assert caller.running(), "the caller was hung up instead of queued"
@@ -58,4 +64,5 @@ def test_refused_caller_hears_why_and_is_back_in_the_queue(
         call = caller.wait()
 
     assert call.bye_received, call.summary()
-    assert demo.requests(db_dsn) == []
+    assert demo.requests(db_dsn) == []  # nothing stored: nothing the dialer could ever dial
+    assert "0 active channels" in bed.cli("core show channels count")

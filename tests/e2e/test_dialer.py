@@ -34,7 +34,7 @@ def test_press_1_then_agent_first_callback_with_whisper_and_did(
     cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, customer)
     with agent, customer:
         bed.ami_action({"Action": "QueuePause", "Interface": "PJSIP/agent", "Paused": "true"})
-        call = call_and_press(bed, "400", dtmf_after_s=7, hold_s=30, caller_id="5551234")
+        call = call_and_press(bed, "400", dtmf_after_s=7, hold_s=30, caller_id="2015551234")
         assert call.bye_received, call.summary()
         [request] = service.list()
         assert request.status is Status.PENDING
@@ -51,10 +51,10 @@ def test_press_1_then_agent_first_callback_with_whisper_and_did(
         )
         assert done.attempts == 1
         [agent_invite] = agent.invites()
-        assert "5551234" in (agent_invite.header("From") or ""), "the agent must see the customer's number"
+        assert "2015551234" in (agent_invite.header("From") or ""), "the agent must see the customer's number"
         [customer_invite] = customer.invites()
         assert "5551000" in (customer_invite.header("From") or ""), "the customer must see the DID"
-        assert "5551234@" in customer_invite.first_line
+        assert "2015551234@" in customer_invite.first_line
         # The agent's half reports after the customer's (its hangup handler runs last).
         [attempt] = wait_for(
             lambda: [a for a in service.history(request.id)[0] if a.agent], timeout=10, message="agent noted"
@@ -64,8 +64,10 @@ def test_press_1_then_agent_first_callback_with_whisper_and_did(
         log = bed.log_text()
         whisper = log.index("qcb-callback-whisper")
         assert "Playback(" in log[whisper:] and "qcb-callback-for" in log[whisper:]
-        assert "SayDigits(" in log[whisper:] and "5551234" in log[whisper:]
-        assert whisper < log.index('"PJSIP/5551234@trunk,8")'), "the agent hears the whisper before the dial"
+        assert "SayDigits(" in log[whisper:] and "2015551234" in log[whisper:]
+        assert whisper < log.index('"PJSIP/2015551234@trunk,8")'), (
+            "the agent hears the whisper before the dial"
+        )
         assert dialer.tick().dialled == []  # done stays done: no second call
         assert len(customer.invites()) == 1
 
@@ -78,7 +80,7 @@ def test_no_answer_retries_after_the_interval_then_fails(
     agent, customer = Uas(bed, "answer", ring_s=0.2), Uas(bed, "noanswer")
     cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, customer)
     with agent, customer:
-        request = service.request("400", "5551234").request
+        request = service.request("400", "2015551234").request
         assert request is not None
         dialer = cb.dialer(tmp_path / "spool", ring_timeout=5)
         assert dialer.tick().dialled == [request.id]
@@ -115,7 +117,7 @@ def test_no_agent_logged_in_dials_nothing_and_expires(
     customer = Uas(bed, "answer")
     cb = CallbackBed.start(bed, dsn, service, {}, customer)
     with customer:
-        request = service.request("400", "5551234").request
+        request = service.request("400", "2015551234").request
         assert request is not None
         dialer = cb.dialer(tmp_path / "spool")
         report = dialer.tick()
@@ -149,7 +151,7 @@ def test_customer_first_connects_only_after_the_customer_presses_1(
     person = PressingUas(bed, press_after_s=4.5, hangup_after_s=12)
     cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, person)
     with agent, person:
-        request = service.request("400", "5551234").request
+        request = service.request("400", "2015551234").request
         assert request is not None
         assert cb.dialer(tmp_path / "spool").tick().dialled == [request.id]
         done = wait_for(
@@ -161,7 +163,7 @@ def test_customer_first_connects_only_after_the_customer_presses_1(
         [invite] = person.invites()
         assert "5551000" in (invite.header("From") or "")
         [agent_invite] = agent.invites()
-        assert "5551234" in (agent_invite.header("From") or "")
+        assert "2015551234" in (agent_invite.header("From") or "")
         log = bed.log_text()
         assert log.index("qcb-callback-greet") < log.index("Queue(")
         [attempt] = service.history(request.id)[0]
@@ -180,7 +182,7 @@ def test_customer_first_without_the_1_is_no_answer(
     machine = Uas(bed, "answer", ring_s=0.2)
     cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, machine)
     with agent, machine:
-        request = service.request("400", "5551234").request
+        request = service.request("400", "2015551234").request
         assert request is not None
         assert cb.dialer(tmp_path / "spool").tick().dialled == [request.id]
         after = wait_for(
@@ -207,7 +209,7 @@ def test_ami_down_or_originate_refused_burns_no_attempt(
     )
     cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, customer)
     with agent, customer:
-        request = service.request("400", "5551234").request
+        request = service.request("400", "2015551234").request
         assert request is not None
         down = Dialer(
             cb.dialer(tmp_path / "s").service_factory,

@@ -105,7 +105,7 @@ def test_two_dialers_work_200_requests_each_attempt_originated_once(
     asterisk: Factory, dsn: Dsn, service: CallbackService, fastagi: FastAgiServer, tmp_path: Path
 ) -> None:
     service.set_queue("400", enabled=True, did="5551000", notify_agents=False, min_talk=0, window=3600)
-    numbers = [f"555{i:04d}" for i in range(200)]
+    numbers = [f"201555{i:04d}" for i in range(200)]
     for number in numbers:
         assert service.request("400", number).kind == "created"
     cb = local_bed(asterisk, dsn, service, fastagi.server_address[1])
@@ -144,7 +144,7 @@ def test_dialer_killed_mid_tick_loses_nothing_and_dials_nothing_twice(
     asterisk: Factory, dsn: Dsn, service: CallbackService, fastagi: FastAgiServer, tmp_path: Path
 ) -> None:
     service.set_queue("400", enabled=True, did="5551000", notify_agents=False, min_talk=0, window=3600)
-    numbers = [f"556{i:04d}" for i in range(40)]
+    numbers = [f"201556{i:04d}" for i in range(40)]
     for number in numbers:
         service.request("400", number)
     cb = local_bed(asterisk, dsn, service, fastagi.server_address[1])

@@ -33,7 +33,7 @@ from tests.testbed.wait import wait_for
 
 pytestmark = pytest.mark.e2e
 Factory = Callable[..., AsteriskInstance]
-CALLER, DID = "5551234", "5551000"
+CALLER, DID = "2015551234", "5551000"
 
 
 def fallback_bed(
@@ -169,17 +169,17 @@ def test_serve_up_every_call_goes_to_the_fastagi_server(
         request_id = press_1_while_the_agent_is_paused(cb, service)
         # A refused caller: the handler returns normally (AGISTATUS SUCCESS, no hangup) and sends the
         # caller back to the queue; the script must not run a second time.
-        service.set_queue("400", block_patterns=("5559",))
-        with Caller(cb.bed, "400", [(7, "1")], hold_s=60, caller_id="5559999") as refused:
+        service.set_queue("400", block_patterns=("2015559",))
+        with Caller(cb.bed, "400", [(7, "1")], hold_s=60, caller_id="2015559999") as refused:
             back = wait_for(
-                lambda: [e for e in demo.waiting_callers(cb.bed) if e.get("CallerIDNum") == "5559999"]
+                lambda: [e for e in demo.waiting_callers(cb.bed) if e.get("CallerIDNum") == "2015559999"]
                 and "back to queue 400" in cb.bed.log_text(),
                 40,
                 0.2,
                 "the refused caller back in the queue",
             )
             assert back and refused.running()
-            [entry] = [e for e in demo.waiting_callers(cb.bed) if e.get("CallerIDNum") == "5559999"]
+            [entry] = [e for e in demo.waiting_callers(cb.bed) if e.get("CallerIDNum") == "2015559999"]
             cb.bed.ami_action({"Action": "Hangup", "Channel": entry["Channel"]})
             refused.wait()
         unpause(cb)  # serve's own dialer places the callback

@@ -75,7 +75,7 @@ def test_caller_pressing_1_in_queue_stores_a_pending_request(
     bed.extensions = EXTENSIONS.format(agi_dir=bed.agi_dir)
     bed.start()
 
-    call = call_and_press(bed, "400", dtmf_after_s=7, hold_s=30, digit="1", caller_id="5551234")
+    call = call_and_press(bed, "400", dtmf_after_s=7, hold_s=30, digit="1", caller_id="2015551234")
 
     assert call.bye_received, f"Asterisk never hung up the caller:\n{call.summary()}"
     assert call.exit_code == 0, call.summary()
@@ -88,7 +88,7 @@ def test_caller_pressing_1_in_queue_stores_a_pending_request(
     rows = wait_for(lambda: requests(db_dsn), timeout=10, message="a callback request row")
     assert len(rows) == 1, rows
     row = rows[0]
-    assert (row["queue"], row["number"], row["status"]) == ("400", "5551234", "pending"), row
+    assert (row["queue"], row["number"], row["status"]) == ("400", "2015551234", "pending"), row
 
     unexpected = [line for line in bed.warnings() if not any(w in line for w in EXPECTED_WARNINGS)]
     assert unexpected == [], "\n".join(unexpected)

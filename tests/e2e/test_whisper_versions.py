@@ -34,7 +34,7 @@ def test_whisper_runs_only_in_the_slot_of_the_running_version(
     customer = Uas(bed, "answer", ring_s=0.2, hangup_after_s=2)
     cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, customer, asterisk_version=version)
     with agent, customer:
-        request = service.request("400", "5551234").request
+        request = service.request("400", "2015551234").request
         assert request is not None
         assert cb.dialer(tmp_path / "spool").tick().dialled == [request.id]
         wait_for(lambda: service.get(request.id).status is Status.DONE, 40, 0.2, "the callback done")

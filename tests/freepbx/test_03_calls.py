@@ -14,7 +14,7 @@ from .calls import cli, phones, press_1, request_row, tick, wait_status
 
 def configure(fpbx: FreePbx, queue: str, *args: str) -> None:
     """`queue set` on the FreePBX host, then FreePBX's reload (what Apply Config runs)."""
-    cli(fpbx, "queue", "set", queue, "--enable", *args)
+    cli(fpbx, "queue", "set", queue, "--enable", "--allow", "_555XXXX", *args)
     fpbx.fw("reload")
 
 

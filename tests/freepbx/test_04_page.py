@@ -27,7 +27,7 @@ def _press(admin: gui.Admin, request_id: int, action: str) -> None:
 
 
 def test_page_lists_the_request_and_cancel_and_call_again_work(fpbx: FreePbx, admin: gui.Admin) -> None:
-    cli(fpbx, "queue", "set", "400", "--enable")
+    cli(fpbx, "queue", "set", "400", "--enable", "--allow", "_555XXXX")
     added = cli(fpbx, "request", "add", "400", "5551299")
     request_id = int(added["request"]["id"])
     admin.open("config.php?display=queuecallback")

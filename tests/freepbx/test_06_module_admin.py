@@ -111,7 +111,7 @@ def test_a_caller_presses_1_with_the_runtime_module_admin_built(fpbx: FreePbx) -
         pytest.skip("needs the previous test's install")
     fpbx.bw(["ln", "-sfn", CLI, "/usr/local/bin/freepbx-callback"])
     mirror_runtime(fpbx, fpbx.run_dir / "dist")
-    cli(fpbx, "queue", "set", "400", "--enable", "--no-did")
+    cli(fpbx, "queue", "set", "400", "--enable", "--allow", "_555XXXX", "--no-did")
     fpbx.fw("reload")
     for row in fpbx.query("SELECT id FROM qcb_requests WHERE status IN ('pending', 'dialing')"):
         cli(fpbx, "request", "cancel", str(row[0]))

@@ -53,7 +53,7 @@ def _calls_of(log: str, caller: str) -> list[str]:
 def test_the_daemon_serves_fastagi_and_a_stopped_daemon_loses_no_request(
     fpbx: FreePbx, serve: subprocess.Popen[bytes]
 ) -> None:
-    cli(fpbx, "queue", "set", "400", "--enable", "--language", "en")
+    cli(fpbx, "queue", "set", "400", "--enable", "--allow", "_555XXXX", "--language", "en")
     fpbx.fw("reload")
     exit_400 = fpbx.asterisk("dialplan show 1@qcb-exit-400")
     assert "agi://127.0.0.1:4577/request" in exit_400 and "qcb-request.agi" in exit_400, exit_400
@@ -74,7 +74,19 @@ def test_the_daemon_serves_fastagi_and_a_stopped_daemon_loses_no_request(
 
 
 def test_a_russian_queue_speaks_russian(fpbx: FreePbx) -> None:
-    cli(fpbx, "queue", "set", "401", "--enable", "--language", "ru", "--offer-every", "10")
+    cli(
+        fpbx,
+        "queue",
+        "set",
+        "401",
+        "--enable",
+        "--allow",
+        "_555XXXX",
+        "--language",
+        "ru",
+        "--offer-every",
+        "10",
+    )
     fpbx.fw("reload")
     for name in ("qcb-offer", "qcb-accepted"):
         found = fpbx.bw(["test", "-r", f"/var/lib/asterisk/sounds/ru/{name}.wav"], check=False)

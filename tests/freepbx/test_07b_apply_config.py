@@ -22,7 +22,7 @@ def queue_section(fpbx: FreePbx, queue: str) -> str:
 
 
 def test_cli_change_raises_apply_config_and_apply_config_takes_it(fpbx: FreePbx, admin: gui.Admin) -> None:
-    cli(fpbx, "queue", "set", "400", "--enable", "--offer-every", "30")
+    cli(fpbx, "queue", "set", "400", "--enable", "--allow", "_555XXXX", "--offer-every", "30")
     fpbx.fw("reload")
     assert "periodic-announce-frequency=30" in queue_section(fpbx, "400")
     fpbx.query("UPDATE admin SET value = 'false' WHERE variable = 'need_reload'")

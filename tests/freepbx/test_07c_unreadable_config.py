@@ -27,7 +27,7 @@ def unreadable(fpbx: FreePbx) -> Iterator[None]:
 
 
 def test_unreadable_config_is_reported_and_loses_nothing(fpbx: FreePbx, unreadable: None) -> None:
-    cli(fpbx, "queue", "set", "400", "--enable")
+    cli(fpbx, "queue", "set", "400", "--enable", "--allow", "_555XXXX")
     fpbx.fw("reload")
     fpbx.set_contacts(agent_port=9, customer_port=9)
     before = fpbx.query("SELECT COUNT(*) FROM qcb_requests")[0][0]

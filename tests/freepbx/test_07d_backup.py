@@ -50,7 +50,19 @@ def backup_job(fpbx: FreePbx) -> str:
 
 def test_freepbx_backup_and_restore_carry_settings_and_open_requests(fpbx: FreePbx) -> None:
     install_backup_module(fpbx)
-    cli(fpbx, "queue", "set", "400", "--enable", "--attempts", "3", "--retry-interval", "120")
+    cli(
+        fpbx,
+        "queue",
+        "set",
+        "400",
+        "--enable",
+        "--allow",
+        "_555XXXX",
+        "--attempts",
+        "3",
+        "--retry-interval",
+        "120",
+    )
     cli(fpbx, "request", "add", "400", "5551277")
     assert fpbx.query(SETTINGS) == [(1, 3, 120)]
     assert len(fpbx.query(OPEN, "%5551277")) == 1

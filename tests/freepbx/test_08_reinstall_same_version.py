@@ -62,6 +62,8 @@ def open_request(fpbx: FreePbx) -> Iterator[int]:
         "set",
         "401",
         "--enable",
+        "--allow",
+        "_555XXXX",
         "--did",
         "5551001",
         "--attempts",
@@ -83,9 +85,9 @@ def assert_schema_whole(fpbx: FreePbx, request_id: int) -> None:
     assert {c["check"]: c["ok"] for c in doctor["checks"]}.get("schema"), doctor
     unique = fpbx.query(
         "SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) FROM information_schema.STATISTICS"
-        " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qcb_requests' AND INDEX_NAME = 'uq_open_request'"
+        " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qcb_requests' AND INDEX_NAME = 'uq_open_number'"
     )
-    assert unique == [("queue,number,open_flag",)], unique
+    assert unique == [("queue,number_key,open_flag",)], unique
     duplicate = fpbx.bw(["freepbx-callback", "request", "add", "401", "5551277"], check=False)
     assert duplicate.returncode == 4, duplicate.stdout + duplicate.stderr
     assert f"request {request_id} is already open" in duplicate.stdout + duplicate.stderr

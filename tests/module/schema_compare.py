@@ -21,8 +21,8 @@ MODULE_DIR = Path(__file__).resolve().parents[2] / "module_xml"
 MODULE_XML = MODULE_DIR / "module.xml"
 
 # What FreePBX's <database> step cannot express; `freepbx-callback db migrate` (run by install()) adds it.
-NOT_IN_MODULE_XML_COLUMNS = {("qcb_requests", "open_flag")}
-NOT_IN_MODULE_XML_INDEXES = {("qcb_requests", "uq_open_request")}
+NOT_IN_MODULE_XML_COLUMNS = {("qcb_requests", "open_flag"), ("qcb_requests", "number_key")}
+NOT_IN_MODULE_XML_INDEXES = {("qcb_requests", "uq_open_number")}
 FOREIGN_KEYS = {
     ("qcb_attempts", "fk_attempt_request", ("request_id",), "qcb_requests", ("id",), "CASCADE"),
     ("qcb_events", "fk_event_request", ("request_id",), "qcb_requests", ("id",), "CASCADE"),

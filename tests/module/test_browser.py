@@ -162,9 +162,9 @@ def test_toggle_save_cancel_and_screenshot(
     site: str, browser: webdriver.Chrome, dsn: Dsn, db_dsn: str
 ) -> None:
     run_cli(db_dsn, "queue", "set", "401", "--enable", "--did", "5552000")
-    created = json.loads(run_cli(db_dsn, "request", "add", "401", "5551234", "--json"))
+    created = json.loads(run_cli(db_dsn, "request", "add", "401", "2015551234", "--json"))
     request_id = created["request"]["id"]
-    run_cli(db_dsn, "request", "add", "401", "5559876")
+    run_cli(db_dsn, "request", "add", "401", "2015559876")
     wait = WebDriverWait(browser, 20)
 
     # Switch callback on for queue 400 from its form, submitted by the action bar.
@@ -220,8 +220,8 @@ def test_toggle_save_cancel_and_screenshot(
 
 def test_filter_and_form_errors(site: str, browser: webdriver.Chrome, dsn: Dsn, db_dsn: str) -> None:
     run_cli(db_dsn, "queue", "set", "401", "--enable")
-    first = json.loads(run_cli(db_dsn, "request", "add", "401", "5551234", "--json"))["request"]["id"]
-    run_cli(db_dsn, "request", "add", "401", "5559876")
+    first = json.loads(run_cli(db_dsn, "request", "add", "401", "2015551234", "--json"))["request"]["id"]
+    run_cli(db_dsn, "request", "add", "401", "2015559876")
     run_cli(db_dsn, "request", "cancel", str(first))
     wait = WebDriverWait(browser, 20)
     browser.get(f"{site}/admin/config.php?display=queuecallback&status=cancelled")

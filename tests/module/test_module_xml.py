@@ -83,7 +83,9 @@ def test_database_tables_match_the_migrated_schema(dsn: Dsn) -> None:
     assert fks == FOREIGN_KEYS
     open_flag = raw[("qcb_requests", "open_flag")]
     assert "generated" in open_flag["extra"].lower() and "status" in open_flag["generation"]
-    assert live["qcb_requests"]["indexes"]["uq_open_request"] == (True, ("queue", "number", "open_flag"))
+    number_key = raw[("qcb_requests", "number_key")]
+    assert "generated" in number_key["extra"].lower() and "e164" in number_key["generation"]
+    assert live["qcb_requests"]["indexes"]["uq_open_number"] == (True, ("queue", "number_key", "open_flag"))
     datetimes = {k: v["precision"] for k, v in raw.items() if v["type"].startswith("datetime")}
     assert datetimes and set(datetimes.values()) == {3}
 

@@ -46,7 +46,7 @@ from tests.testbed.wait import wait_for
 
 QUEUE = "400"
 DID = "5551000"
-CALLER = "5551234"
+CALLER = "2015551234"
 OFFER_EVERY_S = 5
 # The offer starts 4-6 s after the caller joins (app_queue counts whole seconds and checks once a
 # second) and lasts about 4.5 s, so a key 7 s after the answer lands while the offer plays.

@@ -172,7 +172,7 @@ def call_and_press(
     dtmf_after_s: float = 7.0,
     hold_s: float = 30.0,
     digit: str = "1",
-    caller_id: str | None = "5551234",
+    caller_id: str | None = "2015551234",
     display_name: str | None = None,
 ) -> CallResult:
     """Call ``target`` (an extension in the caller context), press ``digit`` after ``dtmf_after_s``
@@ -333,7 +333,7 @@ class Caller:
         target: str,
         keys: Keys,
         hold_s: float = 30.0,
-        caller_id: str | None = "5551234",
+        caller_id: str | None = "2015551234",
         display_name: str | None = None,
         caller_ids: Sequence[str] | None = None,
         rate: float = 10.0,

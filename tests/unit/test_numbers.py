@@ -10,14 +10,23 @@ from freepbx_callback.numbers import InvalidNumber, Kind, Reason, parse
 @pytest.mark.parametrize(
     "raw,region,dial,e164,kind",
     [
-        ("5551234", "US", "5551234", "+15551234", Kind.NATIONAL),
+        ("5551234", "US", "5551234", None, Kind.INVALID),  # local dialling only: not valid
         ("  2125551234 ", "US", "2125551234", "+12125551234", Kind.NATIONAL),
         ("+1 212 555-1234", "US", "+12125551234", "+12125551234", Kind.NATIONAL),
         ("+442079460000", "US", "+442079460000", "+442079460000", Kind.INTERNATIONAL),
+        ("+18765551234", "US", "+18765551234", "+18765551234", Kind.INTERNATIONAL),
+        ("+447911123456", "GB", "+447911123456", "+447911123456", Kind.NATIONAL),  # +44 7911: Guernsey
         ("19005551234", "US", "19005551234", "+19005551234", Kind.PREMIUM),
         ("84951234567", "RU", "84951234567", "+74951234567", Kind.NATIONAL),
         ("88095551234", "RU", "88095551234", "+78095551234", Kind.PREMIUM),
-        ("101", "US", "101", None, Kind.UNKNOWN),
+        ("74951234567", "RU", "74951234567", "+74951234567", Kind.NATIONAL),
+        ("18002345678", "US", "18002345678", "+18002345678", Kind.SPECIAL),
+        ("01805123456", "DE", "01805123456", "+491805123456", Kind.SHARED_COST),
+        ("+881612345678", "US", "+881612345678", "+881612345678", Kind.SATELLITE),
+        ("101", "US", "101", None, Kind.INVALID),
+        ("911", "US", "911", None, Kind.EMERGENCY),
+        ("411", "US", "411", None, Kind.SHORT_CODE),
+        ("+0012015550191", "US", "+0012015550191", None, Kind.BAD_PREFIX),
     ],
 )
 def test_accepted(raw: str, region: str, dial: str, e164: str | None, kind: Kind) -> None:

@@ -49,7 +49,7 @@ def test_product_defaults() -> None:
 
 
 def req(status: Status = Status.PENDING, due: datetime = T0, attempts: int = 0) -> Request:
-    return Request(1, "400", "5551234", status, T0, due, attempts=attempts)
+    return Request(1, "400", "2015551234", status, T0, due, attempts=attempts)
 
 
 def test_is_due() -> None:
@@ -111,8 +111,8 @@ def test_release_never_exceeds_free_agents(free: int, in_flight: int, due: int, 
 
 
 ON = QueueSettings(queue="400", enabled=True)
-LOCAL = PhoneNumber("5551234", "+15551234", Kind.NATIONAL)
-INTL = PhoneNumber("+442079460000", "+442079460000", Kind.INTERNATIONAL)
+LOCAL = PhoneNumber("2125551234", "+12125551234", Kind.NATIONAL)
+INTL = PhoneNumber("+442079460000", "+442079460000", Kind.INTERNATIONAL, international=True)
 PREMIUM = PhoneNumber("19005551234", "+19005551234", Kind.PREMIUM)
 
 
@@ -125,14 +125,15 @@ def test_refusal_reasons() -> None:
     assert r is not None and r.code == "blocked" and "premium" in r.message
     assert policy.refusal(ON.replace(allow_international=True), INTL, 0) is None
     assert policy.refusal(ON.replace(allow_premium=True), PREMIUM, 0) is None
-    r = policy.refusal(ON.replace(block_patterns=("_555XXXX",)), LOCAL, 0)
-    assert r is not None and r.code == "blocked" and "_555XXXX" in r.message
+    r = policy.refusal(ON.replace(block_patterns=("_212XXXXXXX",)), LOCAL, 0)
+    assert r is not None and r.code == "blocked" and "_212XXXXXXX" in r.message
     r = policy.refusal(ON.replace(allow_patterns=("8",)), LOCAL, 0)
     assert r is not None and r.code == "blocked" and "allow patterns" in r.message
     assert policy.refusal(ON.replace(allow_patterns=("+44",)), INTL, 0) is None  # allow lifts the default
     r = policy.refusal(ON.replace(max_pending=3), LOCAL, 3)
     assert r is not None and r.code == "limit"
     assert policy.refusal(ON.replace(max_pending=3), LOCAL, 2) is None
+    assert policy.refusal(ON.replace(max_pending=0), LOCAL, None) is None  # count unknown: not checked
 
 
 @pytest.mark.parametrize(
@@ -213,7 +214,7 @@ def test_not_counted_outcomes_wait_again() -> None:
 
 
 def test_keep_place_in_line() -> None:
-    r = Request(1, "400", "5551234", Status.PENDING, T0, T0, waited=60)  # joined the queue at T0 - 60 s
+    r = Request(1, "400", "2015551234", Status.PENDING, T0, T0, waited=60)  # joined the queue at T0 - 60 s
     assert policy.place_in_line(r) == T0 - timedelta(seconds=60)
     earlier = [T0 - timedelta(seconds=90)]  # a live caller who joined before this caller
     later = [T0 - timedelta(seconds=30), T0 + timedelta(seconds=5)]

@@ -343,7 +343,7 @@ class QueuecallbackTest extends TestCase {
 	}
 
 	public function testCancelAndRetryFromThePage() {
-		$id = $this->addRequest('400', '5551234');
+		$id = $this->addRequest('400', '2015551234');
 		$module = $this->module();
 		$this->save($module, array('action' => 'cancel', 'id' => (string)$id));
 		$this->assertSame('cancelled', $this->requestStatus($id));
@@ -370,8 +370,8 @@ class QueuecallbackTest extends TestCase {
 	}
 
 	public function testAjaxCancelRetryListAndStats() {
-		$id = $this->addRequest('400', '5551234');
-		$other = $this->addRequest('400', '5559876');
+		$id = $this->addRequest('400', '2015551234');
+		$other = $this->addRequest('400', '2015559876');
 		$module = $this->module();
 
 		$this->post(array('id' => (string)$id));
@@ -404,7 +404,7 @@ class QueuecallbackTest extends TestCase {
 	}
 
 	public function testAjaxChangesNeedPost() {
-		$id = $this->addRequest('400', '5551234');
+		$id = $this->addRequest('400', '2015551234');
 		$module = $this->module();
 		$_REQUEST = array('command' => 'cancel', 'id' => (string)$id);
 		$reply = $module->ajaxHandler();
@@ -434,12 +434,12 @@ class QueuecallbackTest extends TestCase {
 	}
 
 	public function testThePageShowsQueuesRequestsAndStatsEscaped() {
-		$this->addRequest('400', '5551234');
+		$this->addRequest('400', '2015551234');
 		$_REQUEST = array('display' => 'queuecallback');
 		$html = $this->module()->showPage();
 		$this->assertStringContainsString('id="qcb-requests"', $html);
 		$this->assertStringContainsString('id="qcb-health"', $html);
-		$this->assertStringContainsString('5551234', $html);
+		$this->assertStringContainsString('2015551234', $html);
 		$this->assertStringContainsString('data-stat="median"', $html);
 		$this->assertStringContainsString('&lt;script&gt;alert(1)&lt;/script&gt;', $html);
 		$this->assertStringNotContainsString('<script>alert(1)', $html);
@@ -628,7 +628,7 @@ class QueuecallbackTest extends TestCase {
 	}
 
 	public function testDeletingTheQueueForgetsItsSettingsAndCancelsItsRequests() {
-		$id = $this->addRequest('400', '5551234');
+		$id = $this->addRequest('400', '2015551234');
 		$this->cli(array('queue', 'set', '401', '--enable'));
 		$module = $this->module();
 		// The queues module's own handler ran first and deleted queue 400.
@@ -646,7 +646,7 @@ class QueuecallbackTest extends TestCase {
 	}
 
 	public function testAnEditIsNotADelete() {
-		$id = $this->addRequest('400', '5551234');
+		$id = $this->addRequest('400', '2015551234');
 		$this->cli(array('queue', 'set', '400', '--did', '5551000', '--attempts', '4'));
 		$module = $this->module();
 		// FreePBX's edit is queues_del() + queues_add() inside the queues module: here it is action=edit.
@@ -816,7 +816,7 @@ class QueuecallbackTest extends TestCase {
 		if (!$runner->has(array('backup')) || !$runner->has(array('restore'))) {
 			$this->markTestSkipped('freepbx-callback has no `backup`/`restore` command yet');
 		}
-		$this->addRequest('400', '5551234');
+		$this->addRequest('400', '2015551234');
 		$this->cli(array('queue', 'set', '400', '--did', '5551000', '--attempts', '4'));
 		$this->module();
 		$backup = $this->backupObject();
@@ -835,7 +835,7 @@ class QueuecallbackTest extends TestCase {
 		$row = $this->queueRow('400');
 		$this->assertSame(array('5551000', '4'), array($row['did'], (string)$row['attempts']));
 		$open = $this->db->query("SELECT number, status FROM qcb_requests WHERE queue = '400'")->fetchAll(PDO::FETCH_NUM);
-		$this->assertSame(array(array('5551234', 'pending')), $open);
+		$this->assertSame(array(array('2015551234', 'pending')), $open);
 	}
 
 	public function testABackupTheCliCannotMakeAddsNothing() {
