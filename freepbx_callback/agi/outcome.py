@@ -4,7 +4,8 @@ Runs as ``AGI(qcb-outcome.agi,<role>)`` from ``qcb-callback-end`` on every leg:
 
 - ``agent``: the half that waited in the queue (agent-first). No agent (MEMBERINTERFACE empty) means the
   customer was never dialled; otherwise only the agent is noted.
-- ``customer``: the half that dialled the customer once the agent answered (agent-first).
+- ``customer``: the half that dialled the customer once the agent answered (agent-first); an answer that
+  came from a route's own dialplan rather than the customer (QCB_REACHED=0) is a failed attempt.
 - ``dial``: the half that rang the customer (customer-first); only a call that was not answered ends here.
 - ``greet``: the answered customer (customer-first): no 1 pressed (an answering machine) is no answer.
 
@@ -47,6 +48,8 @@ def leg_outcome(role: str, read: Callable[[str], str], now: float) -> tuple[Outc
         return (None if agent else Outcome.NO_AGENT), 0, agent
     if role == "customer":
         outcome = dial_outcome(read("DIALSTATUS"))
+        if outcome is Outcome.ANSWERED and read("SHARED(QCB_REACHED)") == "0":
+            return Outcome.FAILED, 0, None  # the route answered (a failure message), not the customer
         return outcome, _int(read("ANSWEREDTIME")) if outcome is Outcome.ANSWERED else 0, None
     if role == "dial":
         outcome = dial_outcome(read("DIALSTATUS"))

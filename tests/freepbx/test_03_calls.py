@@ -115,3 +115,25 @@ def test_no_answer_retries_then_fails(fpbx: FreePbx) -> None:
         assert status == "failed"
         assert len(customer.invites()) == 2, "two attempts, two calls to the customer"
     assert request_row(fpbx, request_id)["attempts"] == 2
+
+
+def test_a_customer_leg_that_fails_at_the_trunk_is_not_an_answer(fpbx: FreePbx) -> None:
+    """The trunk refuses the customer's call (503). FreePBX then plays "all circuits are busy" on the route's
+    Local channel, which answers it: the callback must still record a failed attempt, not an answer."""
+    configure(
+        fpbx, "400", "--mode", "agent-first", "--no-notify-agents", "--min-talk", "0", "--attempts", "2"
+    )
+    request_id = _new_request(fpbx, "5551000", "5551237", "400")
+    agent, customer = phones(fpbx, customer_mode="unavailable")
+    with agent, customer:
+        tick(fpbx)
+        wait_for(lambda: request_row(fpbx, request_id)["attempts"] == 1, 60, 0.5, "the attempt recorded")
+        assert len(customer.invites()) == 1, "the trunk was tried once"
+    [(outcome, counted)] = fpbx.query(
+        "SELECT outcome, counted FROM qcb_attempts WHERE request_id = %s", request_id
+    )
+    row = request_row(fpbx, request_id)
+    assert (outcome, counted) == ("failed", 1), (outcome, counted, row)
+    assert row["status"] == "pending", "one attempt of two used: due again later"
+    log = fpbx.full_log()
+    assert "all-circuits-busy-now" in log, "FreePBX's route failure message was played (the case under test)"
