@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from . import __version__, policy
-from .ami import Ami, AmiError, AmiUnavailable, Message
+from .ami import Ami, AmiError, AmiUnavailable, Message, OriginateRefused
 from .journal import Journal
 from .models import Attempt, Heartbeat, Mode, Outcome, QueueSettings, Request
 from .service import CallbackService, utcnow
@@ -55,12 +55,15 @@ class TickReport:
     expired: list[int] = field(default_factory=list)
     dialled: list[int] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)  # claimed, but Originate failed: given back, not counted
+    unknown: list[int] = field(default_factory=list)  # Originate sent, no answer: left to recovery
     ami_down: str = ""
 
     def summary(self) -> str:
         parts = [f"dialled {len(self.dialled)}", f"expired {len(self.expired)}"]
         if self.lost:
             parts.append(f"originate failed {len(self.lost)}")
+        if self.unknown:
+            parts.append(f"originate unanswered {len(self.unknown)}")
         if any(self.replayed.values()):
             parts.append(f"journal {self.replayed}")
         if any(self.recovered.values()):
@@ -68,6 +71,16 @@ class TickReport:
         if self.ami_down:
             parts.append(f"AMI down: {self.ami_down}")
         return ", ".join(parts)
+
+
+def waiting_ids(callers: list[Message]) -> list[str]:
+    """Channel ids (as claimed) of our callbacks waiting in the queue: the queue holds the ``;2`` half
+    of the Local channel, whose id is the attempt's channel id with ``;2``."""
+    return [
+        entry["Uniqueid"].removesuffix(";2")
+        for entry in callers
+        if OUR_CHANNELS in entry.get("Channel", "") and entry.get("Uniqueid")
+    ]
 
 
 def joined_times(callers: list[Message], now: datetime) -> tuple[int, list[datetime]]:
@@ -117,7 +130,7 @@ class Dialer:
                 report.ami_down = str(exc)
         try:
             if ami is not None:
-                report.recovered = self.service.recover(ami.channel_exists, self.config.lease)
+                report.recovered = self._recover(ami)
             for settings in self.service.queues():
                 if not settings.enabled:
                     continue
@@ -131,6 +144,17 @@ class Dialer:
                 ami.close()
         return report
 
+    def _recover(self, ami: Ami) -> dict[str, int]:
+        """Claims past their lease, on evidence from this node's Asterisk; an AMI error reply is no
+        evidence (the claims wait for the next tick)."""
+        try:
+            return self.service.recover(ami.channel_exists, self.config.lease, self.config.node)
+        except AmiUnavailable:
+            raise
+        except AmiError as exc:
+            log.warning("recovery postponed: %s", exc)
+            return {}
+
     def _release(self, ami: Ami, settings: QueueSettings, report: TickReport) -> None:
         try:
             summary = ami.queue_summary(settings.queue)
@@ -142,22 +166,41 @@ class Dialer:
             return
         now = self.service.clock()
         ours, live = joined_times(callers, now)
-        in_flight = max(ours, self.service.recently_claimed(settings.queue))
         free = int(summary.get("Available", "0") or 0)
-        limit = policy.release_count(free, in_flight, free)
         placed_before = min(live) if settings.keep_place and live else None
-        for request, attempt in self.service.claim(
-            settings.queue, limit, self.config.node, self.config.lease, placed_before=placed_before
-        ):
+        # The limit (free agents - callbacks in flight) is decided inside the claim's transaction.
+        claimed = self.service.claim(
+            settings.queue,
+            free,
+            self.config.node,
+            self.config.lease,
+            placed_before=placed_before,
+            free=free,
+            waiting=waiting_ids(callers),
+            waiting_here=ours,
+        )
+        for index, (request, attempt) in enumerate(claimed):
+            self.service.originate_sent(attempt)
             try:
                 self.originate(ami, settings, request, attempt)
                 report.dialled.append(request.id)
-            except AmiError as exc:
-                log.warning("request %s: originate failed: %s", request.id, exc)
-                self.service.record_outcome(request.id, attempt.attempt_no, Outcome.LOST)
+            except OriginateRefused as exc:
+                log.warning("request %s: %s", request.id, exc)
+                self.service.originate_refused(attempt)
                 report.lost.append(request.id)
-                if isinstance(exc, AmiUnavailable):
-                    raise
+            except AmiUnavailable as exc:
+                # Written, but no answer (a timeout, the connection dropped): Asterisk may be dialling.
+                # The attempt stays open under its lease; recovery decides on evidence, never blindly.
+                log.warning("request %s: originate sent, no answer: %s", request.id, exc)
+                report.unknown.append(request.id)
+                for later, later_attempt in claimed[index + 1 :]:  # never sent: given back now
+                    self.service.record_outcome(later.id, later_attempt.attempt_no, Outcome.LOST)
+                    report.lost.append(later.id)
+                raise
+            except (AmiError, policy.PolicyError) as exc:  # refused before anything was sent
+                log.warning("request %s: originate not sent: %s", request.id, exc)
+                self.service.originate_refused(attempt)
+                report.lost.append(request.id)
 
     def originate(self, ami: Ami, settings: QueueSettings, request: Request, attempt: Attempt) -> None:
         number = request.number

@@ -151,7 +151,21 @@ MIGRATIONS.append(
     )
 )
 
-LATEST = MIGRATIONS[-1][0]
+MIGRATIONS.append(
+    (
+        7,
+        "dialer: a per-queue claim counter every claimer writes (one release limit across dialers and "
+        "Galera nodes); what became of each attempt's Originate",
+        [
+            "ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS claim_seq BIGINT NOT NULL DEFAULT 0",
+            # NULL: claimed, nothing sent to Asterisk yet; sent: written to AMI, no answer yet;
+            # accepted: AMI answered Success; refused: AMI answered Error (never dialled).
+            "ALTER TABLE qcb_attempts ADD COLUMN IF NOT EXISTS originate VARCHAR(16) NULL",
+        ],
+    )
+)
+
+LATEST = max(version for version, _, _ in MIGRATIONS)
 
 SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS qcb_schema (
     version INT NOT NULL PRIMARY KEY,
