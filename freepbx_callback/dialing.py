@@ -111,6 +111,8 @@ class DialingService:
         if limit <= 0 or (free is not None and free <= 0):
             return []
         now = self.clock()
+        if free is not None and not self.store.has_due(queue, now):
+            return []  # nothing to claim: no write (an idle tick writes nothing, also on Galera)
         claimed: list[Attempt] = []
         try:
             with self.store.transaction():

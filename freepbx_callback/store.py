@@ -409,6 +409,13 @@ class Store:
         sql = f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE status = 'dialing' {clause}"
         return [self._request(r) for r in self._all(sql, args)]
 
+    def has_due(self, queue: str, now: datetime) -> bool:
+        sql = (
+            "SELECT 1 FROM qcb_requests FORCE INDEX (ix_due) WHERE status = 'pending' AND queue = %s "
+            "AND next_attempt_at <= %s LIMIT 1"
+        )
+        return bool(self._all(sql, (queue, now)))
+
     def bump_claim_seq(self, queue: str) -> None:
         """Write the queue's row first thing in a claim: claimers of one queue then serialise on its row
         lock on one server, and on Galera (where row locks are node-local) two claims committed on

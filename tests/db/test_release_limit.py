@@ -81,3 +81,23 @@ def test_two_dialers_together_never_exceed_the_free_agents(
                 service.record_outcome(request.id, request.tries, Outcome.NO_AGENT)
     assert worst == FREE_AGENTS, "the free agents were used"
     assert all(service.get(i).status is Status.PENDING for i in ids)
+
+
+def test_in_flight_is_what_waits_in_the_queue_or_was_just_claimed(
+    service: CallbackService, clock: Clock
+) -> None:
+    service.set_queue("400", enabled=True, window=86400)
+    for i in range(5):
+        service.request("400", f"555{i:04d}")
+    attempts = [a for _, a in service.claim("400", 3, "node-a", free=3)]
+    assert len(attempts) == 3 and service.in_flight("400") == 3  # just claimed: maybe not queued yet
+    clock.advance(20)
+    assert service.in_flight("400") == 0  # not seen waiting any more: an agent took them (busy)
+    waiting = [a.channel_id or "" for a in attempts[:2]]
+    assert service.in_flight("400", waiting) == 2  # still waiting in the queue for an agent
+    assert service.claim("400", 5, "node-b", free=2, waiting=waiting) == []  # 2 free, 2 waiting
+    assert service.claim("400", 5, "node-b", free=2, waiting_here=2) == []  # seen, ids or not
+    service.record_outcome(attempts[0].request_id, 1, Outcome.NO_AGENT)
+    assert service.in_flight("400", waiting) == 1  # ended: no longer in flight
+    [(request, _)] = service.claim("400", 5, "node-b", free=2, waiting=waiting)
+    assert request.claimed_by == "node-b"
