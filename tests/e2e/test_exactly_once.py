@@ -250,3 +250,39 @@ def test_an_originate_answered_after_the_timeout_is_not_dialled_again(
         for _ in range(3):
             assert direct.tick().dialled == []
         assert len(customer.invites()) == 1, "one call, although the first Originate's answer was late"
+
+
+def test_an_ami_error_reply_to_the_channel_check_is_not_a_dead_call(
+    asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    """The dialer's manager account may originate but not list channels (CoreShowChannels: Permission
+    denied): past the lease, recovery must not read that error as a call that ended."""
+    service.set_queue("400", enabled=True, did=DID, notify_agents=False, min_talk=2)
+    bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
+    agents = {"agent1": Uas(bed, "answer", ring_s=0.3), "agent2": Uas(bed, "answer", ring_s=0.3)}
+    customer = Uas(bed, "answer", ring_s=0.3, hangup_after_s=12)
+    bed.extra_configs["manager.conf"] = (
+        f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nport = {bed.ami_port}\n\n"
+        f"[{bed.ami_user}]\nsecret = {bed.ami_secret}\npermit = 127.0.0.1/255.255.255.255\n"
+        "read = all\nwrite = all\n\n"
+        "[dialer]\nsecret = dialer\npermit = 127.0.0.1/255.255.255.255\nread = call,agent\n"
+        "write = originate,call,agent\n"
+    )
+    cb = CallbackBed.start(bed, dsn, service, agents, customer)
+    lease = 3
+    dialer = cb.dialer(tmp_path / "spool", lease=lease)
+    dialer.ami_factory = lambda: Ami(AmiConfig("dialer", "dialer", "127.0.0.1", bed.ami_port))
+    with agents["agent1"], agents["agent2"], customer:
+        denied = dialer.ami_factory().action([("Action", "CoreShowChannels")])
+        assert denied[0].get("Response") == "Error", denied  # the account really cannot list channels
+        request = service.request("400", "5551234").request
+        assert request is not None
+        assert dialer.tick().dialled == [request.id]
+        wait_for(customer.invites, 20, message="the customer rung")
+        deadline = time.monotonic() + 40
+        while service.get(request.id).status is Status.DIALING and time.monotonic() < deadline:
+            assert dialer.tick().dialled == [], "a second call while the first is up"
+            time.sleep(0.5)
+        done = service.get(request.id)
+        assert (done.status, done.tries) == (Status.DONE, 1)
+        assert len(customer.invites()) == 1
