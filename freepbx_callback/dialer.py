@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from . import __version__, policy
 from .ami import Ami, AmiError, AmiUnavailable, Message, OriginateRefused
+from .dialing import SETTLE_SECONDS
 from .journal import Journal
 from .models import Attempt, Heartbeat, Mode, Outcome, QueueSettings, Request
 from .service import CallbackService, utcnow
@@ -41,6 +42,13 @@ class DialerConfig:
     lease: int = 120
     priority: int = 10
     caller_name: str = "Callback"
+
+    def settle(self, mode: Mode) -> int:
+        """How long a fresh claim counts as in flight without being seen in the queue: agent-first
+        callbacks enter it at once; customer-first ones only after the customer answered and pressed 1."""
+        if mode is Mode.AGENT_FIRST:
+            return SETTLE_SECONDS
+        return self.ring_timeout + 2 * SETTLE_SECONDS
 
     def dial_string(self, number: str) -> str:
         if "{number}" not in self.dial_template or not _DIAL_TEMPLATE.fullmatch(self.dial_template):
@@ -178,6 +186,7 @@ class Dialer:
             free=free,
             waiting=waiting_ids(callers),
             waiting_here=ours,
+            settle=self.config.settle(settings.mode),
         )
         for index, (request, attempt) in enumerate(claimed):
             self.service.originate_sent(attempt)

@@ -96,6 +96,7 @@ class DialingService:
         free: int | None = None,
         waiting: Collection[str] = (),
         waiting_here: int = 0,
+        settle: int = SETTLE_SECONDS,
     ) -> list[tuple[Request, Attempt]]:
         """Atomically move up to ``limit`` due requests to dialing and open their attempt rows.
 
@@ -103,7 +104,9 @@ class DialingService:
         same transaction, so it is one limit for every dialer and node: the transaction first writes the
         queue's row, then counts the callbacks in flight (see :meth:`in_flight`) and claims at most
         ``free`` minus those. ``waiting`` holds the channel ids of our callbacks seen waiting in the
-        queue, ``waiting_here`` how many of our callbacks were seen there (ids or not).
+        queue, ``waiting_here`` how many of our callbacks were seen there (ids or not), ``settle`` how
+        long a fresh claim counts although it was not seen there (it may still be on its way: in
+        customer-first, the customer's phone rings and hears the greeting first).
 
         Losing a race (another dialer, a Galera certification failure) returns fewer or none, never
         raises: whoever's conditional UPDATE changed the row owns the attempt.
@@ -118,7 +121,7 @@ class DialingService:
             with self.store.transaction():
                 if free is not None:
                     self.store.bump_claim_seq(queue)
-                    busy = max(waiting_here, self.in_flight(queue, waiting))
+                    busy = max(waiting_here, self.in_flight(queue, waiting, settle))
                     limit = policy.release_count(free, busy, limit)
                     if limit <= 0:
                         return []
@@ -151,12 +154,12 @@ class DialingService:
             return []
         return [(self.get(a.request_id), a) for a in claimed]
 
-    def in_flight(self, queue: str, waiting: Collection[str] = ()) -> int:
+    def in_flight(self, queue: str, waiting: Collection[str] = (), settle: int = SETTLE_SECONDS) -> int:
         """Callbacks of ``queue`` that are claimed, not ended and not yet taken by an agent, as far as the
         database and this node's Asterisk know: those seen waiting in the queue (``waiting``) plus every
-        claim younger than :data:`SETTLE_SECONDS` on any node (it may not have reached a queue yet).
+        claim younger than ``settle`` seconds on any node (it may not have reached a queue yet).
         A callback an agent took makes that agent busy, so Asterisk no longer reports it free."""
-        return self.store.in_flight(queue, waiting, self.clock() - timedelta(seconds=SETTLE_SECONDS))
+        return self.store.in_flight(queue, waiting, self.clock() - timedelta(seconds=settle))
 
     def originate_sent(self, attempt: Attempt) -> None:
         """Note, before a byte goes to Asterisk, that this attempt's Originate is being sent: from now on

@@ -93,6 +93,7 @@ def test_in_flight_is_what_waits_in_the_queue_or_was_just_claimed(
     assert len(attempts) == 3 and service.in_flight("400") == 3  # just claimed: maybe not queued yet
     clock.advance(20)
     assert service.in_flight("400") == 0  # not seen waiting any more: an agent took them (busy)
+    assert service.in_flight("400", settle=60) == 3  # customer-first: maybe still ringing the customer
     waiting = [a.channel_id or "" for a in attempts[:2]]
     assert service.in_flight("400", waiting) == 2  # still waiting in the queue for an agent
     assert service.claim("400", 5, "node-b", free=2, waiting=waiting) == []  # 2 free, 2 waiting
