@@ -272,9 +272,9 @@ class DialingService:
         """Claims left in dialing past their lease, decided on evidence only.
 
         Only the claim's own node recovers it (it asks its own Asterisk), another node only once the
-        owner is dead (no heartbeat within ten of its ticks, or stopped). Then: an Originate never sent
-        (the dialer died first) → given back, not counted; the call's channel is up → the lease is
-        extended; otherwise nothing says whether the customer was reached → recorded ``unknown`` (counted)
+        owner is dead (no heartbeat within ten of its ticks, or stopped). Then: the call's channel is up →
+        the lease is extended; an Originate never sent (the dialer died first) or refused → given back,
+        not counted; otherwise nothing says whether the customer was reached → recorded ``unknown`` (counted)
         and the request closed as failed, never dialled again (``request retry`` reopens it). An error
         from ``channel_alive`` (an AMI error reply) is raised, never read as a dead channel.
         ``node=None`` recovers every claim (one node only)."""
@@ -295,7 +295,7 @@ class DialingService:
                 (a for a in self.store.attempts(request.id) if a.attempt_no == request.tries), None
             )
             state = self.store.originate_state(request.id, request.tries) if attempt else None
-            if attempt is None or state in (None, "refused"):
+            if attempt is None or state == "refused":
                 self.record_outcome(request.id, request.tries, Outcome.LOST)
                 counts["released"] += 1
             elif attempt.channel_id and channel_alive(attempt.channel_id):
@@ -303,6 +303,9 @@ class DialingService:
                     request.id, Status.DIALING, lease_until=now + timedelta(seconds=lease)
                 )
                 counts["extended"] += 1
+            elif state is None:  # never sent: the dialer died between the claim and the Originate
+                self.record_outcome(request.id, request.tries, Outcome.LOST)
+                counts["released"] += 1
             else:
                 self.record_outcome(request.id, request.tries, Outcome.UNKNOWN)
                 counts["unknown"] += 1

@@ -161,6 +161,8 @@ MIGRATIONS.append(
             # NULL: claimed, nothing sent to Asterisk yet; sent: written to AMI, no answer yet;
             # accepted: AMI answered Success; refused: AMI answered Error (never dialled).
             "ALTER TABLE qcb_attempts ADD COLUMN IF NOT EXISTS originate VARCHAR(16) NULL",
+            # Tries open at the upgrade may have been dialled already: never take them for unsent.
+            "UPDATE qcb_attempts SET originate = 'sent' WHERE ended_at IS NULL AND originate IS NULL",
         ],
     )
 )

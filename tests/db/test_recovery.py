@@ -110,3 +110,18 @@ def test_a_late_answered_outcome_after_unknown_makes_it_done(service: CallbackSe
     assert (attempt.outcome, attempt.talk_seconds, attempt.agent) == ("answered", 40, "PJSIP/201")
     again = service.record_outcome(rid, 1, Outcome.NO_ANSWER)  # a repeat changes nothing
     assert again.status is Status.DONE
+
+
+def test_tries_open_at_the_upgrade_count_as_sent(service: CallbackService, clock: Clock) -> None:
+    """Migration 7 on a database whose dialer was placing calls: those tries are never taken for unsent."""
+    service.set_queue("400", enabled=True)
+    rid = service.request("400", "5551234").request.id  # type: ignore[union-attr]
+    [(_, attempt)] = service.claim("400", 1, "node-a", lease=LEASE)  # as the previous version left it
+    service.store._run("DELETE FROM qcb_schema WHERE version = 7")
+    assert service.store.migrate(clock.now) == [7]
+    clock.advance(LEASE + 1)
+    alive = {attempt.channel_id}
+    assert service.recover(lambda cid: cid in alive, LEASE, "node-a")["extended"] == 1  # still talking
+    clock.advance(LEASE + 1)
+    assert service.recover(dead, LEASE, "node-a")["unknown"] == 1  # not given back: maybe dialled
+    assert service.get(rid).status is Status.FAILED
