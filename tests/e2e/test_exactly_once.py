@@ -25,6 +25,7 @@ from freepbx_callback.dialer import Dialer, TickReport
 from freepbx_callback.dialplan.render import render
 from freepbx_callback.models import Status
 from freepbx_callback.service import CallbackService, utcnow
+from tests.e2e.test_fastagi_fallback import press_1_while_the_agent_is_paused, unpause
 from tests.testbed.ami_proxy import HoldingAmiProxy
 from tests.testbed.asterisk import PROJECT_ROOT, AsteriskInstance, free_port
 from tests.testbed.callbacks import CallbackBed
@@ -135,7 +136,7 @@ def test_serve_stopped_before_the_customer_hangs_up_never_calls_again(
     tmp_path: Path,
     fallback: bool,
 ) -> None:
-    service.set_queue("400", enabled=True, did=DID, notify_agents=False, min_talk=2)
+    service.set_queue("400", enabled=True, did=DID, notify_agents=False, min_talk=2, offer_every=5)
     port = free_port()
     bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
     agent = Uas(bed, "answer", ring_s=0.3)
@@ -153,8 +154,9 @@ def test_serve_stopped_before_the_customer_hangs_up_never_calls_again(
     lease = 5
     with agent, customer:
         proc = serve(port, "--no-dialer", "--ami", bed.ami_dsn)
-        request = service.request("400", "5551234").request
-        assert request is not None
+        request = service.get(press_1_while_the_agent_is_paused(cb, service))  # through serve's FastAGI
+        assert bed.log_text().count(f"AGI Script agi://127.0.0.1:{port}/request completed") == 1
+        unpause(cb)
         dialer = cb.dialer(tmp_path / "spool", lease=lease)
         assert dialer.tick().dialled == [request.id]
         wait_for(customer.invites, 20, message="the customer rung")
