@@ -28,6 +28,7 @@ from .store import StoreError
 
 log = logging.getLogger(__name__)
 OUR_CHANNELS = "@qcb-callback-"
+AGENT_FIRST = "@qcb-callback-agent-first"
 CRON_INTERVAL = 60.0  # the `dial` cron line runs once a minute
 _DIAL_TEMPLATE = re.compile(r"[A-Za-z0-9_/@.:{}+-]+")
 
@@ -89,6 +90,27 @@ def waiting_ids(callers: list[Message]) -> list[str]:
         for entry in callers
         if OUR_CHANNELS in entry.get("Channel", "") and entry.get("Uniqueid")
     ]
+
+
+def originate_failures(ami: Ami) -> list[str]:
+    """Channel ids of our agent-first Originates that Asterisk reported failed (OriginateResponse
+    Failure: the Local channel was never answered, so no agent took it and the customer, who is rung
+    only after an agent answers, was never dialled). Consumes our OriginateResponse events from the
+    events the client kept. A customer-first Failure is a customer who did not answer: no such proof."""
+    events = getattr(ami, "events", None)
+    if not isinstance(events, list):
+        return []
+    failed, keep = [], []
+    for event in events:
+        channel = event.get("Channel", "")
+        if event.get("Event") == "OriginateResponse" and OUR_CHANNELS in channel:
+            ours = event.get("Uniqueid", "").startswith("qcb-")
+            if ours and AGENT_FIRST in channel and event.get("Response") == "Failure":
+                failed.append(event["Uniqueid"])
+            continue
+        keep.append(event)
+    events[:] = keep
+    return failed
 
 
 def joined_times(callers: list[Message], now: datetime) -> tuple[int, list[datetime]]:
@@ -156,6 +178,8 @@ class Dialer:
         """Claims past their lease, on evidence from this node's Asterisk; an AMI error reply is no
         evidence (the claims wait for the next tick)."""
         try:
+            for channel_id in originate_failures(ami):
+                self.service.originate_failed(channel_id)
             return self.service.recover(ami.channel_exists, self.config.lease, self.config.node)
         except AmiUnavailable:
             raise
@@ -234,7 +258,7 @@ class Dialer:
         # Inherited (__) so that the agent's channel (whisper) sees them too.
         variables = {f"__{k}": v for k, v in variables.items()}
         if settings.mode is Mode.AGENT_FIRST:
-            channel, context = "Local/s@qcb-callback-agent-first/n", "qcb-callback-customer"
+            channel, context = f"Local/s{AGENT_FIRST}/n", "qcb-callback-customer"
             timeout = (self.config.agent_timeout + 5) * 1000
         else:
             channel, context = "Local/s@qcb-callback-customer-first/n", "qcb-callback-greet"

@@ -166,6 +166,13 @@ class DialingService:
         only evidence (an explicit refusal, the channel, its outcome) says whether it was dialled."""
         self.store.set_originate(attempt.request_id, attempt.attempt_no, "sent")
 
+    def originate_failed(self, channel_id: str) -> None:
+        """Asterisk reported the agent-first Originate of ``channel_id`` failed (no agent answered):
+        evidence the customer was never dialled, used by recovery if no outcome arrives."""
+        parts = channel_id.split("-")  # qcb-<request id>-<try>-<random>, as claim() made it
+        if len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit():
+            self.store.originate_failed(int(parts[1]), int(parts[2]), channel_id)
+
     def originate_refused(self, attempt: Attempt) -> Request:
         """Asterisk refused the Originate (Response: Error): never dialled, given back uncounted."""
         self.store.set_originate(attempt.request_id, attempt.attempt_no, "refused")
@@ -273,10 +280,11 @@ class DialingService:
 
         Only the claim's own node recovers it (it asks its own Asterisk), another node only once the
         owner is dead (no heartbeat within ten of its ticks, or stopped). Then: the call's channel is up →
-        the lease is extended; an Originate never sent (the dialer died first) or refused → given back,
-        not counted; otherwise nothing says whether the customer was reached → recorded ``unknown`` (counted)
-        and the request closed as failed, never dialled again (``request retry`` reopens it). An error
-        from ``channel_alive`` (an AMI error reply) is raised, never read as a dead channel.
+        the lease is extended; an Originate never sent (the dialer died first), refused, or reported
+        failed for an agent-first call (no agent answered) → given back, not counted; otherwise nothing
+        says whether the customer was reached → recorded ``unknown`` (counted) and the request closed as
+        failed, never dialled again (``request retry`` reopens it). An error from ``channel_alive`` (an
+        AMI error reply) is raised, never read as a dead channel.
         ``node=None`` recovers every claim (one node only)."""
         now = self.clock()
         counts = {"extended": 0, "released": 0, "unknown": 0, "skipped": 0}
@@ -303,7 +311,7 @@ class DialingService:
                     request.id, Status.DIALING, lease_until=now + timedelta(seconds=lease)
                 )
                 counts["extended"] += 1
-            elif state is None:  # never sent: the dialer died between the claim and the Originate
+            elif state in (None, "failed"):  # never sent (the dialer died first), or no agent took it
                 self.record_outcome(request.id, request.tries, Outcome.LOST)
                 counts["released"] += 1
             else:

@@ -158,8 +158,8 @@ MIGRATIONS.append(
         "Galera nodes); what became of each attempt's Originate",
         [
             "ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS claim_seq BIGINT NOT NULL DEFAULT 0",
-            # NULL: claimed, nothing sent to Asterisk yet; sent: written to AMI, no answer yet;
-            # accepted: AMI answered Success; refused: AMI answered Error (never dialled).
+            # NULL: claimed, nothing sent to Asterisk yet; sent: written to AMI; refused: AMI answered
+            # Error; failed: OriginateResponse Failure of an agent-first call (no agent answered).
             "ALTER TABLE qcb_attempts ADD COLUMN IF NOT EXISTS originate VARCHAR(16) NULL",
             # Tries open at the upgrade may have been dialled already: never take them for unsent.
             "UPDATE qcb_attempts SET originate = 'sent' WHERE ended_at IS NULL AND originate IS NULL",

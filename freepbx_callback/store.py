@@ -437,10 +437,18 @@ class Store:
         return int(self._all(sql, (queue, since, *ids))[0][0])
 
     def set_originate(self, request_id: int, attempt_no: int, state: str) -> None:
-        """What became of the attempt's Originate: sent (written to AMI) or refused (never dialled)."""
+        """What became of the attempt's Originate: sent (written to AMI), refused (Response: Error) or
+        failed (OriginateResponse Failure of an agent-first call)."""
         self._run(
             "UPDATE qcb_attempts SET originate = %s WHERE request_id = %s AND attempt_no = %s",
             (state, request_id, attempt_no),
+        )
+
+    def originate_failed(self, request_id: int, attempt_no: int, channel_id: str) -> None:
+        self._run(
+            "UPDATE qcb_attempts SET originate = 'failed' WHERE request_id = %s AND attempt_no = %s "
+            "AND channel_id = %s AND originate = 'sent' AND ended_at IS NULL",
+            (request_id, attempt_no, channel_id),
         )
 
     def originate_state(self, request_id: int, attempt_no: int) -> str | None:

@@ -125,3 +125,15 @@ def test_tries_open_at_the_upgrade_count_as_sent(service: CallbackService, clock
     clock.advance(LEASE + 1)
     assert service.recover(dead, LEASE, "node-a")["unknown"] == 1  # not given back: maybe dialled
     assert service.get(rid).status is Status.FAILED
+
+
+def test_an_agent_first_originate_reported_failed_is_given_back(
+    service: CallbackService, clock: Clock
+) -> None:
+    rid = claimed_and_sent(service, "node-a")
+    [attempt] = service.history(rid)[0]
+    service.originate_failed(attempt.channel_id or "")  # OriginateResponse Failure: no agent answered
+    clock.advance(LEASE + 1)
+    assert service.recover(dead, LEASE, "node-a")["released"] == 1
+    request = service.get(rid)
+    assert (request.status, request.attempts, request.tries) == (Status.PENDING, 0, 1)

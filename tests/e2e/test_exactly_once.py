@@ -288,3 +288,37 @@ def test_an_ami_error_reply_to_the_channel_check_is_not_a_dead_call(
         done = service.get(request.id)
         assert (done.status, done.tries) == (Status.DONE, 1)
         assert len(customer.invites()) == 1
+
+
+def test_an_agent_first_originate_reported_failed_is_given_back_uncounted(
+    asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    """No agent answers and the agent leg's outcome never arrives (FastAGI down, no fallback): Asterisk's
+    OriginateResponse Failure for the callback's channel id is the evidence that the customer was never
+    dialled, so recovery gives the try back instead of closing the request as unknown."""
+    service.set_queue("400", enabled=True, did=DID, notify_agents=False)
+    bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
+    agent, customer = Uas(bed, "noanswer"), Uas(bed, "answer", ring_s=0.3, hangup_after_s=4)
+    CallbackBed.configure(bed, "400", {"agent": agent}, customer)
+    render(service.queues(), "asterisk", f"agi://127.0.0.1:{free_port()}").write(bed.etc)
+    bed.start()
+    cb = CallbackBed(bed, dsn)
+    lease = 8
+    dialer = cb.dialer(tmp_path / "spool", lease=lease, agent_timeout=4)
+    with agent, customer:
+        request = service.request("400", "5551234").request
+        assert request is not None
+        ami = dialer.ami_factory()  # one connection kept open, as serve keeps it
+        try:
+            assert dialer.tick(ami).dialled == [request.id]
+            first = lambda: service.history(request.id)[0][0]  # noqa: E731
+            deadline = time.monotonic() + lease + 20
+            while first().ended_at is None and time.monotonic() < deadline:
+                dialer.tick(ami)
+                time.sleep(0.5)
+        finally:
+            ami.close()
+        attempt = first()
+        assert (attempt.outcome, attempt.counted) == ("lost", False), attempt
+        assert service.get(request.id).attempts == 0
+        assert customer.invites() == [], "the customer was never dialled"
