@@ -26,6 +26,10 @@ class AmiUnavailable(AmiError):
     """Asterisk's manager cannot be reached or refused the login."""
 
 
+class OriginateRefused(AmiError):
+    """Asterisk answered an Originate with Response: Error: nothing was dialled."""
+
+
 @dataclass(frozen=True)
 class AmiConfig:
     user: str
@@ -215,7 +219,7 @@ class Ami:
             pairs.append(("Variable", f"{_clean(name)}={_clean(value)}"))
         reply = self.action(pairs)[0]
         if reply.get("Response") != "Success":
-            raise AmiError(f"Originate refused: {reply.get('Message', reply)}")
+            raise OriginateRefused(f"Originate refused: {reply.get('Message', reply)}")
         return reply
 
     def queue_summary(self, queue: str) -> Message:
@@ -234,5 +238,12 @@ class Ami:
         ]
 
     def channel_exists(self, channel_id: str) -> bool:
+        """Whether a channel of the call ``channel_id`` is up; an error reply raises (it is no answer)."""
         listing = self.action([("Action", "CoreShowChannels")])
-        return any(m.get("Uniqueid") == channel_id or m.get("Linkedid") == channel_id for m in listing)
+        if not listing or listing[0].get("Response") != "Success":
+            reply = listing[0] if listing else {}
+            raise AmiError(f"CoreShowChannels failed: {reply.get('Message', reply)}")
+        return any(
+            m.get("Uniqueid") in (channel_id, f"{channel_id};2") or m.get("Linkedid") == channel_id
+            for m in listing[1:]
+        )

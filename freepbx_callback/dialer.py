@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from . import __version__, policy
-from .ami import Ami, AmiError, AmiUnavailable, Message
+from .ami import Ami, AmiError, AmiUnavailable, Message, OriginateRefused
+from .dialing import SETTLE_SECONDS
 from .journal import Journal
 from .models import Attempt, Heartbeat, Mode, Outcome, QueueSettings, Request
 from .service import CallbackService, utcnow
@@ -27,6 +28,7 @@ from .store import StoreError
 
 log = logging.getLogger(__name__)
 OUR_CHANNELS = "@qcb-callback-"
+AGENT_FIRST = "@qcb-callback-agent-first"
 CRON_INTERVAL = 60.0  # the `dial` cron line runs once a minute
 _DIAL_TEMPLATE = re.compile(r"[A-Za-z0-9_/@.:{}+-]+")
 
@@ -42,6 +44,13 @@ class DialerConfig:
     priority: int = 10
     caller_name: str = "Callback"
 
+    def settle(self, mode: Mode) -> int:
+        """How long a fresh claim counts as in flight without being seen in the queue: agent-first
+        callbacks enter it at once; customer-first ones only after the customer answered and pressed 1."""
+        if mode is Mode.AGENT_FIRST:
+            return SETTLE_SECONDS
+        return self.ring_timeout + 2 * SETTLE_SECONDS
+
     def dial_string(self, number: str) -> str:
         if "{number}" not in self.dial_template or not _DIAL_TEMPLATE.fullmatch(self.dial_template):
             raise policy.PolicyError(f"dial template {self.dial_template!r}: e.g. PJSIP/{{number}}@trunk")
@@ -55,12 +64,15 @@ class TickReport:
     expired: list[int] = field(default_factory=list)
     dialled: list[int] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)  # claimed, but Originate failed: given back, not counted
+    unknown: list[int] = field(default_factory=list)  # Originate sent, no answer: left to recovery
     ami_down: str = ""
 
     def summary(self) -> str:
         parts = [f"dialled {len(self.dialled)}", f"expired {len(self.expired)}"]
         if self.lost:
             parts.append(f"originate failed {len(self.lost)}")
+        if self.unknown:
+            parts.append(f"originate unanswered {len(self.unknown)}")
         if any(self.replayed.values()):
             parts.append(f"journal {self.replayed}")
         if any(self.recovered.values()):
@@ -68,6 +80,37 @@ class TickReport:
         if self.ami_down:
             parts.append(f"AMI down: {self.ami_down}")
         return ", ".join(parts)
+
+
+def waiting_ids(callers: list[Message]) -> list[str]:
+    """Channel ids (as claimed) of our callbacks waiting in the queue: the queue holds the ``;2`` half
+    of the Local channel, whose id is the attempt's channel id with ``;2``."""
+    return [
+        entry["Uniqueid"].removesuffix(";2")
+        for entry in callers
+        if OUR_CHANNELS in entry.get("Channel", "") and entry.get("Uniqueid")
+    ]
+
+
+def originate_failures(ami: Ami) -> list[str]:
+    """Channel ids of our agent-first Originates that Asterisk reported failed (OriginateResponse
+    Failure: the Local channel was never answered, so no agent took it and the customer, who is rung
+    only after an agent answers, was never dialled). Consumes our OriginateResponse events from the
+    events the client kept. A customer-first Failure is a customer who did not answer: no such proof."""
+    events = getattr(ami, "events", None)
+    if not isinstance(events, list):
+        return []
+    failed, keep = [], []
+    for event in events:
+        channel = event.get("Channel", "")
+        if event.get("Event") == "OriginateResponse" and OUR_CHANNELS in channel:
+            ours = event.get("Uniqueid", "").startswith("qcb-")
+            if ours and AGENT_FIRST in channel and event.get("Response") == "Failure":
+                failed.append(event["Uniqueid"])
+            continue
+        keep.append(event)
+    events[:] = keep
+    return failed
 
 
 def joined_times(callers: list[Message], now: datetime) -> tuple[int, list[datetime]]:
@@ -117,7 +160,7 @@ class Dialer:
                 report.ami_down = str(exc)
         try:
             if ami is not None:
-                report.recovered = self.service.recover(ami.channel_exists, self.config.lease)
+                report.recovered = self._recover(ami)
             for settings in self.service.queues():
                 if not settings.enabled:
                     continue
@@ -131,6 +174,19 @@ class Dialer:
                 ami.close()
         return report
 
+    def _recover(self, ami: Ami) -> dict[str, int]:
+        """Claims past their lease, on evidence from this node's Asterisk; an AMI error reply is no
+        evidence (the claims wait for the next tick)."""
+        try:
+            for channel_id in originate_failures(ami):
+                self.service.originate_failed(channel_id)
+            return self.service.recover(ami.channel_exists, self.config.lease, self.config.node)
+        except AmiUnavailable:
+            raise
+        except AmiError as exc:
+            log.warning("recovery postponed: %s", exc)
+            return {}
+
     def _release(self, ami: Ami, settings: QueueSettings, report: TickReport) -> None:
         try:
             summary = ami.queue_summary(settings.queue)
@@ -142,22 +198,42 @@ class Dialer:
             return
         now = self.service.clock()
         ours, live = joined_times(callers, now)
-        in_flight = max(ours, self.service.recently_claimed(settings.queue))
         free = int(summary.get("Available", "0") or 0)
-        limit = policy.release_count(free, in_flight, free)
         placed_before = min(live) if settings.keep_place and live else None
-        for request, attempt in self.service.claim(
-            settings.queue, limit, self.config.node, self.config.lease, placed_before=placed_before
-        ):
+        # The limit (free agents - callbacks in flight) is decided inside the claim's transaction.
+        claimed = self.service.claim(
+            settings.queue,
+            free,
+            self.config.node,
+            self.config.lease,
+            placed_before=placed_before,
+            free=free,
+            waiting=waiting_ids(callers),
+            waiting_here=ours,
+            settle=self.config.settle(settings.mode),
+        )
+        for index, (request, attempt) in enumerate(claimed):
+            self.service.originate_sent(attempt)
             try:
                 self.originate(ami, settings, request, attempt)
                 report.dialled.append(request.id)
-            except AmiError as exc:
-                log.warning("request %s: originate failed: %s", request.id, exc)
-                self.service.record_outcome(request.id, attempt.attempt_no, Outcome.LOST)
+            except OriginateRefused as exc:
+                log.warning("request %s: %s", request.id, exc)
+                self.service.originate_refused(attempt)
                 report.lost.append(request.id)
-                if isinstance(exc, AmiUnavailable):
-                    raise
+            except AmiUnavailable as exc:
+                # Written, but no answer (a timeout, the connection dropped): Asterisk may be dialling.
+                # The attempt stays open under its lease; recovery decides on evidence, never blindly.
+                log.warning("request %s: originate sent, no answer: %s", request.id, exc)
+                report.unknown.append(request.id)
+                for later, later_attempt in claimed[index + 1 :]:  # never sent: given back now
+                    self.service.record_outcome(later.id, later_attempt.attempt_no, Outcome.LOST)
+                    report.lost.append(later.id)
+                raise
+            except (AmiError, policy.PolicyError) as exc:  # refused before anything was sent
+                log.warning("request %s: originate not sent: %s", request.id, exc)
+                self.service.originate_refused(attempt)
+                report.lost.append(request.id)
 
     def originate(self, ami: Ami, settings: QueueSettings, request: Request, attempt: Attempt) -> None:
         number = request.number
@@ -182,7 +258,7 @@ class Dialer:
         # Inherited (__) so that the agent's channel (whisper) sees them too.
         variables = {f"__{k}": v for k, v in variables.items()}
         if settings.mode is Mode.AGENT_FIRST:
-            channel, context = "Local/s@qcb-callback-agent-first/n", "qcb-callback-customer"
+            channel, context = f"Local/s{AGENT_FIRST}/n", "qcb-callback-customer"
             timeout = (self.config.agent_timeout + 5) * 1000
         else:
             channel, context = "Local/s@qcb-callback-customer-first/n", "qcb-callback-greet"

@@ -7,7 +7,7 @@ status change and its event are one transaction, and a lost race is a normal res
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 class NotFound(LookupError):
     pass
+
+
+SETTLE_SECONDS = 15  # a claim younger than this may not be waiting in the queue yet
 
 
 class DialingService:
@@ -83,19 +86,45 @@ class DialingService:
         return counts
 
     def claim(
-        self, queue: str, limit: int, node: str, lease: int = 120, placed_before: datetime | None = None
+        self,
+        queue: str,
+        limit: int,
+        node: str,
+        lease: int = 120,
+        placed_before: datetime | None = None,
+        *,
+        free: int | None = None,
+        waiting: Collection[str] = (),
+        waiting_here: int = 0,
+        settle: int = SETTLE_SECONDS,
     ) -> list[tuple[Request, Attempt]]:
         """Atomically move up to ``limit`` due requests to dialing and open their attempt rows.
+
+        With ``free`` (agents Asterisk reports available) the release limit is decided here, in the
+        same transaction, so it is one limit for every dialer and node: the transaction first writes the
+        queue's row, then counts the callbacks in flight (see :meth:`in_flight`) and claims at most
+        ``free`` minus those. ``waiting`` holds the channel ids of our callbacks seen waiting in the
+        queue, ``waiting_here`` how many of our callbacks were seen there (ids or not), ``settle`` how
+        long a fresh claim counts although it was not seen there (it may still be on its way: in
+        customer-first, the customer's phone rings and hears the greeting first).
 
         Losing a race (another dialer, a Galera certification failure) returns fewer or none, never
         raises: whoever's conditional UPDATE changed the row owns the attempt.
         """
-        if limit <= 0:
+        if limit <= 0 or (free is not None and free <= 0):
             return []
         now = self.clock()
+        if free is not None and not self.store.has_due(queue, now):
+            return []  # nothing to claim: no write (an idle tick writes nothing, also on Galera)
         claimed: list[Attempt] = []
         try:
             with self.store.transaction():
+                if free is not None:
+                    self.store.bump_claim_seq(queue)
+                    busy = max(waiting_here, self.in_flight(queue, waiting, settle))
+                    limit = policy.release_count(free, busy, limit)
+                    if limit <= 0:
+                        return []
                 for request_id in self.store.pick_due(queue, now, limit, placed_before):
                     request = self.store.get_request(request_id)
                     if request is None or not policy.is_due(request, now):
@@ -125,6 +154,30 @@ class DialingService:
             return []
         return [(self.get(a.request_id), a) for a in claimed]
 
+    def in_flight(self, queue: str, waiting: Collection[str] = (), settle: int = SETTLE_SECONDS) -> int:
+        """Callbacks of ``queue`` that are claimed, not ended and not yet taken by an agent, as far as the
+        database and this node's Asterisk know: those seen waiting in the queue (``waiting``) plus every
+        claim younger than ``settle`` seconds on any node (it may not have reached a queue yet).
+        A callback an agent took makes that agent busy, so Asterisk no longer reports it free."""
+        return self.store.in_flight(queue, waiting, self.clock() - timedelta(seconds=settle))
+
+    def originate_sent(self, attempt: Attempt) -> None:
+        """Note, before a byte goes to Asterisk, that this attempt's Originate is being sent: from now on
+        only evidence (an explicit refusal, the channel, its outcome) says whether it was dialled."""
+        self.store.set_originate(attempt.request_id, attempt.attempt_no, "sent")
+
+    def originate_failed(self, channel_id: str) -> None:
+        """Asterisk reported the agent-first Originate of ``channel_id`` failed (no agent answered):
+        evidence the customer was never dialled, used by recovery if no outcome arrives."""
+        parts = channel_id.split("-")  # qcb-<request id>-<try>-<random>, as claim() made it
+        if len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit():
+            self.store.originate_failed(int(parts[1]), int(parts[2]), channel_id)
+
+    def originate_refused(self, attempt: Attempt) -> Request:
+        """Asterisk refused the Originate (Response: Error): never dialled, given back uncounted."""
+        self.store.set_originate(attempt.request_id, attempt.attempt_no, "refused")
+        return self.record_outcome(attempt.request_id, attempt.attempt_no, Outcome.LOST)
+
     def record_outcome(
         self,
         request_id: int,
@@ -151,6 +204,11 @@ class DialingService:
                     counted=outcome.counted,
                 )
             )
+            late = not finished and self.store.replace_unknown(
+                request_id, attempt_no, outcome.value, outcome.counted
+            )
+            if late:
+                return self._late_outcome(request, attempt_no, outcome, talk_seconds, agent, now)
             if not finished or request.status is not Status.DIALING or request.tries != attempt_no:
                 return request  # already recorded, or a stale report of an older attempt
             settings = self.settings(request.queue)
@@ -172,6 +230,34 @@ class DialingService:
             self.store.add_event(request_id, now, decision.status.value, detail)
         return self.get(request_id)
 
+    def _late_outcome(
+        self,
+        request: Request,
+        attempt_no: int,
+        outcome: Outcome,
+        talk_seconds: int,
+        agent: str | None,
+        now: datetime,
+    ) -> Request:
+        """The real outcome of an attempt recovery had closed as ``unknown`` arrived after all (a journal
+        replay, a node that was thought dead): the attempt row now says what happened, and a request
+        closed only for that unknown outcome becomes done if the customer was answered. Nothing else
+        reopens it (an operator's ``request retry`` does)."""
+        self.store.finish_attempt_late(request.id, attempt_no, talk_seconds, agent)
+        detail = f"try {attempt_no}: late outcome {outcome.value}" + (f" (agent {agent})" if agent else "")
+        closed_unknown = request.status is Status.FAILED and request.last_outcome == policy.UNKNOWN_REASON
+        if closed_unknown and request.tries == attempt_no and outcome.counted:
+            settings = self.settings(request.queue)
+            decision = policy.after_outcome(settings, max(1, request.attempts), outcome, talk_seconds, now)
+            if decision.status is Status.DONE:
+                self.store.update_request(
+                    request.id, Status.FAILED, status=Status.DONE, last_outcome="answered"
+                )
+                self.store.add_event(request.id, now, "done", detail)
+                return self.get(request.id)
+        self.store.add_event(request.id, now, "note", detail)
+        return self.get(request.id)
+
     def apply_leg(
         self,
         request_id: int,
@@ -187,25 +273,50 @@ class DialingService:
             self.store.set_attempt_agent(request_id, attempt_no, agent)
         return self.get(request_id)
 
-    def recover(self, channel_alive: Callable[[str], bool], lease: int = 120) -> dict[str, int]:
-        """Requests left in dialing past their lease (a dialer that died): keep the ones whose call is
-        still up, give the others back to the queue without using up an attempt."""
+    def recover(
+        self, channel_alive: Callable[[str], bool], lease: int = 120, node: str | None = None
+    ) -> dict[str, int]:
+        """Claims left in dialing past their lease, decided on evidence only.
+
+        Only the claim's own node recovers it (it asks its own Asterisk), another node only once the
+        owner is dead (no heartbeat within ten of its ticks, or stopped). Then: the call's channel is up →
+        the lease is extended; an Originate never sent (the dialer died first), refused, or reported
+        failed for an agent-first call (no agent answered) → given back, not counted; otherwise nothing
+        says whether the customer was reached → recorded ``unknown`` (counted) and the request closed as
+        failed, never dialled again (``request retry`` reopens it). An error from ``channel_alive`` (an
+        AMI error reply) is raised, never read as a dead channel.
+        ``node=None`` recovers every claim (one node only)."""
         now = self.clock()
-        counts = {"extended": 0, "released": 0}
+        counts = {"extended": 0, "released": 0, "unknown": 0, "skipped": 0}
+        owners: dict[str, bool] = {}
         for request in self.store.dialing():
             if request.lease_until is None or request.lease_until > now:
                 continue
+            owner = request.claimed_by or ""
+            if node is not None and owner != node:
+                if owner not in owners:
+                    owners[owner] = self.store.node_alive(owner, lease)
+                if owners[owner]:
+                    counts["skipped"] += 1  # the owner is alive: its claim, its evidence
+                    continue
             attempt = next(
                 (a for a in self.store.attempts(request.id) if a.attempt_no == request.tries), None
             )
-            if attempt is not None and attempt.channel_id and channel_alive(attempt.channel_id):
+            state = self.store.originate_state(request.id, request.tries) if attempt else None
+            if attempt is None or state == "refused":
+                self.record_outcome(request.id, request.tries, Outcome.LOST)
+                counts["released"] += 1
+            elif attempt.channel_id and channel_alive(attempt.channel_id):
                 self.store.update_request(
                     request.id, Status.DIALING, lease_until=now + timedelta(seconds=lease)
                 )
                 counts["extended"] += 1
-            else:
+            elif state in (None, "failed"):  # never sent (the dialer died first), or no agent took it
                 self.record_outcome(request.id, request.tries, Outcome.LOST)
                 counts["released"] += 1
+            else:
+                self.record_outcome(request.id, request.tries, Outcome.UNKNOWN)
+                counts["unknown"] += 1
         return counts
 
     def recently_claimed(self, queue: str, seconds: int = 15) -> int:

@@ -35,6 +35,9 @@ class Outcome(str, enum.Enum):
     FAILED = "failed"
     NO_AGENT = "no_agent"  # no agent took the call: the customer was never dialled
     LOST = "lost"  # claimed, but the dialer died before anything was dialled
+    # The call may have reached the customer but nothing says how it ended (its outcome never arrived):
+    # counted, and the request is closed rather than dialled again.
+    UNKNOWN = "unknown"
 
     @property
     def counted(self) -> bool:

@@ -65,6 +65,7 @@ class Decision:
     reason: str = ""
 
 
+UNKNOWN_REASON = "outcome unknown, not redialled"
 NO_AGENT_BACKOFF = 20  # seconds before a callback no agent took is offered to the queue again
 
 
@@ -85,6 +86,8 @@ def after_outcome(
         return Decision(Status.PENDING, later, reason="no agent, not counted")
     if counted_attempts < 1:
         raise PolicyError("an outcome needs at least one attempt")
+    if outcome is Outcome.UNKNOWN:  # never dial a customer who may have been reached
+        return Decision(Status.FAILED, reason=UNKNOWN_REASON)
     if outcome is Outcome.ANSWERED and talk_seconds >= settings.min_talk:
         return Decision(Status.DONE, reason="answered")
     reason = outcome.value if outcome is not Outcome.ANSWERED else "answered_too_short"

@@ -199,6 +199,22 @@ MIGRATIONS.append(
 
 MIGRATIONS.append(
     (
+        7,
+        "dialer: a per-queue claim counter every claimer writes (one release limit across dialers and "
+        "Galera nodes); what became of each attempt's Originate",
+        [
+            "ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS claim_seq BIGINT NOT NULL DEFAULT 0",
+            # NULL: claimed, nothing sent to Asterisk yet; sent: written to AMI; refused: AMI answered
+            # Error; failed: OriginateResponse Failure of an agent-first call (no agent answered).
+            "ALTER TABLE qcb_attempts ADD COLUMN IF NOT EXISTS originate VARCHAR(16) NULL",
+            # Tries open at the upgrade may have been dialled already: never take them for unsent.
+            "UPDATE qcb_attempts SET originate = 'sent' WHERE ended_at IS NULL AND originate IS NULL",
+        ],
+    )
+)
+
+MIGRATIONS.append(
+    (
         10,
         "a per-queue counter that requests write, so the open-request limit holds across Galera nodes",
         ["ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS admit_seq BIGINT NOT NULL DEFAULT 0"],

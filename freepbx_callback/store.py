@@ -10,7 +10,7 @@ Galera where row locks are not cluster-wide).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
@@ -404,6 +404,22 @@ class Store:
         )
         return cur.rowcount == 1
 
+    def replace_unknown(self, request_id: int, attempt_no: int, outcome: str, counted: bool) -> bool:
+        """Put the real outcome on an attempt recovery had closed as unknown; False if it was not."""
+        cur = self._run(
+            "UPDATE qcb_attempts SET outcome = %s, counted = %s WHERE request_id = %s AND attempt_no = %s "
+            "AND outcome = 'unknown'",
+            (outcome, int(counted), request_id, attempt_no),
+        )
+        return cur.rowcount == 1
+
+    def finish_attempt_late(self, request_id: int, attempt_no: int, talk: int, agent: str | None) -> None:
+        self._run(
+            "UPDATE qcb_attempts SET talk_seconds = %s, agent = COALESCE(%s, agent) "
+            "WHERE request_id = %s AND attempt_no = %s",
+            (talk, agent, request_id, attempt_no),
+        )
+
     def set_attempt_agent(self, request_id: int, attempt_no: int, agent: str) -> None:
         self._run(
             "UPDATE qcb_attempts SET agent = %s WHERE request_id = %s AND attempt_no = %s",
@@ -423,6 +439,66 @@ class Store:
         clause, args = ("AND queue = %s", (queue,)) if queue else ("", ())
         sql = f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE status = 'dialing' {clause}"
         return [self._request(r) for r in self._all(sql, args)]
+
+    def has_due(self, queue: str, now: datetime) -> bool:
+        sql = (
+            "SELECT 1 FROM qcb_requests FORCE INDEX (ix_due) WHERE status = 'pending' AND queue = %s "
+            "AND next_attempt_at <= %s LIMIT 1"
+        )
+        return bool(self._all(sql, (queue, now)))
+
+    def bump_claim_seq(self, queue: str) -> None:
+        """Write the queue's row first thing in a claim: claimers of one queue then serialise on its row
+        lock on one server, and on Galera (where row locks are node-local) two claims committed on
+        different nodes conflict at certification, so one of them fails (LostRace) instead of both
+        counting the same free agents."""
+        self._run("UPDATE qcb_queues SET claim_seq = claim_seq + 1 WHERE queue = %s", (queue,))
+
+    def in_flight(self, queue: str, waiting: Collection[str], since: datetime) -> int:
+        """Open attempts of ``queue`` that may still need a free agent: claimed at or after ``since``
+        (perhaps not in the queue yet, on any node) or whose channel id is in ``waiting`` (seen waiting
+        in the queue). Call inside the claim's transaction, after :meth:`bump_claim_seq`."""
+        ids = sorted(set(waiting))
+        clause = f" OR a.channel_id IN ({', '.join(['%s'] * len(ids))})" if ids else ""
+        sql = (
+            "SELECT COUNT(*) FROM qcb_requests r FORCE INDEX (ix_due) JOIN qcb_attempts a "
+            "ON a.request_id = r.id AND a.attempt_no = r.tries WHERE r.status = 'dialing' AND r.queue = %s "
+            f"AND a.ended_at IS NULL AND (a.started_at >= %s{clause})"
+        )
+        return int(self._all(sql, (queue, since, *ids))[0][0])
+
+    def set_originate(self, request_id: int, attempt_no: int, state: str) -> None:
+        """What became of the attempt's Originate: sent (written to AMI), refused (Response: Error) or
+        failed (OriginateResponse Failure of an agent-first call)."""
+        self._run(
+            "UPDATE qcb_attempts SET originate = %s WHERE request_id = %s AND attempt_no = %s",
+            (state, request_id, attempt_no),
+        )
+
+    def originate_failed(self, request_id: int, attempt_no: int, channel_id: str) -> None:
+        self._run(
+            "UPDATE qcb_attempts SET originate = 'failed' WHERE request_id = %s AND attempt_no = %s "
+            "AND channel_id = %s AND originate = 'sent' AND ended_at IS NULL",
+            (request_id, attempt_no, channel_id),
+        )
+
+    def originate_state(self, request_id: int, attempt_no: int) -> str | None:
+        rows = self._all(
+            "SELECT originate FROM qcb_attempts WHERE request_id = %s AND attempt_no = %s",
+            (request_id, attempt_no),
+        )
+        return rows[0][0] if rows else None
+
+    def node_alive(self, node: str, lease: int) -> bool:
+        """Whether a dialer of ``node`` is running: a heartbeat not marked stopped and not older than ten
+        of its ticks (at least two leases). A node that never beat counts as dead."""
+        rows = self._all(
+            "SELECT COUNT(*) FROM qcb_nodes WHERE node = %s AND stopped_at IS NULL "
+            "AND last_tick_at >= UTC_TIMESTAMP(3) - INTERVAL GREATEST(tick_ms * 10, %s * 2000) * 1000 "
+            "MICROSECOND",
+            (node[:64], lease),
+        )
+        return int(rows[0][0]) > 0
 
     def recent_claims(self, queue: str, since: datetime) -> int:
         sql = (

@@ -9,18 +9,20 @@ Runs as ``AGI(qcb-outcome.agi,<role>)`` from ``qcb-callback-end`` on every leg:
 - ``dial``: the half that rang the customer (customer-first); only a call that was not answered ends here.
 - ``greet``: the answered customer (customer-first): no 1 pressed (an answering machine) is no answer.
 
-When the database is down the leg goes to the journal and is applied by the next replay.
+A lost race (deadlock, lock wait timeout, Galera certification failure) is tried again; when the
+database is down or any error remains, the leg goes to the journal and is applied by the next replay.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 from ..journal import Journal, LegEntry
 from ..models import Outcome
 from ..service import CallbackService
-from ..store import StoreUnavailable
+from ..store import LostRace, StoreUnavailable
 from .channel import Channel
 
 DIAL_OUTCOMES = {
@@ -30,6 +32,8 @@ DIAL_OUTCOMES = {
     "CANCEL": Outcome.NO_ANSWER,
 }
 ROLES = ("agent", "customer", "dial", "greet")
+LOST_RACE_RETRIES = (0.05, 0.2)  # pauses between tries of an outcome that lost a race
+log = logging.getLogger(__name__)
 
 
 def dial_outcome(dialstatus: str) -> Outcome:
@@ -72,9 +76,31 @@ def handle_outcome(
         return None  # not a callback leg
     outcome, talk, agent = leg_outcome(role, channel.variable, time.time())
     try:
-        service().apply_leg(request_id, attempt_no, outcome, talk, agent)
-    except StoreUnavailable:
+        _apply(service, request_id, attempt_no, outcome, talk, agent)
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the outcome must not be lost
+        if not isinstance(exc, StoreUnavailable):
+            log.warning("request %s try %s: outcome journaled after %r", request_id, attempt_no, exc)
         (journal or Journal()).append(
             LegEntry(request_id, attempt_no, outcome.value if outcome else None, talk, agent)
         )
     return outcome
+
+
+def _apply(
+    service: Callable[[], CallbackService],
+    request_id: int,
+    attempt_no: int,
+    outcome: Outcome | None,
+    talk: int,
+    agent: str | None,
+) -> None:
+    """Record the leg; a lost race (deadlock, lock wait timeout, Galera certification failure) is tried
+    again a few times, and any error after that is the caller's to journal."""
+    svc = service()
+    for delay in LOST_RACE_RETRIES:
+        try:
+            svc.apply_leg(request_id, attempt_no, outcome, talk, agent)
+            return
+        except LostRace:
+            time.sleep(delay)
+    svc.apply_leg(request_id, attempt_no, outcome, talk, agent)
