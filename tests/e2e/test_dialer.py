@@ -65,7 +65,7 @@ def test_press_1_then_agent_first_callback_with_whisper_and_did(
         whisper = log.index("qcb-callback-whisper")
         assert "Playback(" in log[whisper:] and "qcb-callback-for" in log[whisper:]
         assert "SayDigits(" in log[whisper:] and "2015551234" in log[whisper:]
-        assert whisper < log.index('"PJSIP/2015551234@trunk,8")'), (
+        assert whisper < log.index('"PJSIP/2015551234@trunk,8,U('), (
             "the agent hears the whisper before the dial"
         )
         assert dialer.tick().dialled == []  # done stays done: no second call
