@@ -7,7 +7,8 @@ writes, certified cluster-wide, do.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
 
@@ -39,10 +40,10 @@ class Cluster:
     def dsn(self, node: int) -> Dsn:
         return self.bed.dsn(node, self.database)
 
-    def service(self, node: int) -> CallbackService:
+    def service(self, node: int, clock: Callable[[], datetime] = utcnow) -> CallbackService:
         store = Store.connect(self.dsn(node))
         self.stores.append(store)
-        return CallbackService(store)
+        return CallbackService(store, clock)
 
     def close(self) -> None:
         for store in self.stores:
