@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import policy
+from . import numbers, policy
 from .journal import Journal, LegEntry
 from .models import Attempt, Outcome, QueueSettings, Request, Status
 from .store import LostRace, Store
@@ -125,9 +125,12 @@ class DialingService:
                     limit = policy.release_count(free, busy, limit)
                     if limit <= 0:
                         return []
+                settings = self.settings(queue)
                 for request_id in self.store.pick_due(queue, now, limit, placed_before):
                     request = self.store.get_request(request_id)
                     if request is None or not policy.is_due(request, now):
+                        continue
+                    if self._refused_at_dial_time(request, settings, now):
                         continue
                     attempt = Attempt(
                         request_id,
@@ -153,6 +156,25 @@ class DialingService:
         except LostRace:
             return []
         return [(self.get(a.request_id), a) for a in claimed]
+
+    def _refused_at_dial_time(self, request: Request, settings: QueueSettings, now: datetime) -> bool:
+        """The number rules again, last thing before a number is dialled: a request stored before they
+        were stricter (an upgrade), or before the queue's allowances changed, is cancelled, not dialled."""
+        try:
+            refused = policy.number_refusal(settings, numbers.parse(request.number, settings.region))
+        except numbers.InvalidNumber as exc:
+            refused = policy.Refusal("invalid", str(exc), exc.reason.value)
+        if refused is None:
+            return False
+        self.store.update_request(
+            request.id,
+            Status.PENDING,
+            status=Status.CANCELLED,
+            closed_at=now,
+            last_outcome=f"not dialled: {refused.reason or refused.code}"[:64],
+        )
+        self.store.add_event(request.id, now, "cancelled", f"not dialled: {refused.message}")
+        return True
 
     def in_flight(self, queue: str, waiting: Collection[str] = (), settle: int = SETTLE_SECONDS) -> int:
         """Callbacks of ``queue`` that are claimed, not ended and not yet taken by an agent, as far as the
