@@ -119,9 +119,10 @@ class Dialer:
             if ami is not None:
                 report.recovered = self.service.recover(ami.channel_exists, self.config.lease)
             for settings in self.service.queues():
+                # A disabled queue's requests expire too (they would hold their numbers forever).
+                report.expired += self.service.expire_due(settings)
                 if not settings.enabled:
                     continue
-                report.expired += self.service.expire_due(settings)
                 if ami is not None:
                     self._release(ami, settings, report)
         except AmiUnavailable as exc:

@@ -165,6 +165,8 @@ class DialingService:
             }
             if decision.status is Status.PENDING:
                 changes["next_attempt_at"] = decision.next_attempt_at
+                if decision.expires_at is not None:
+                    changes["expires_at"] = decision.expires_at
             else:
                 changes["closed_at"] = now
             self.store.update_request(request_id, Status.DIALING, **changes)
@@ -213,12 +215,12 @@ class DialingService:
         return self.store.recent_claims(queue, self.clock() - timedelta(seconds=seconds))
 
     def expire_due(self, queue: str | QueueSettings) -> list[int]:
-        """Close pending requests of ``queue`` whose window passed with no free agent."""
+        """Close pending requests of ``queue`` whose deadline passed (enabled or not: see policy)."""
         settings = queue if isinstance(queue, QueueSettings) else self.queue(queue)
         queue = settings.queue
         now = self.clock()
         expired = []
-        for request_id in self.store.pending_past(queue, now - timedelta(seconds=settings.window)):
+        for request_id in self.store.pending_past(queue, now):
             with self.store.transaction():
                 request = self.store.get_request(request_id, lock=True)
                 if request is None or not policy.is_expired(request, settings, now):
@@ -228,8 +230,9 @@ class DialingService:
                     Status.PENDING,
                     status=Status.EXPIRED,
                     closed_at=now,
-                    last_outcome="no free agent within the window",
+                    last_outcome="not dialled within the window",
                 )
-                self.store.add_event(request_id, now, "expired", f"window {settings.window}s passed")
+                end = policy.deadline(request, settings).isoformat(sep=" ", timespec="seconds")
+                self.store.add_event(request_id, now, "expired", f"window ended {end}")
                 expired.append(request_id)
         return expired

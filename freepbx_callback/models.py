@@ -128,6 +128,7 @@ class Request:
     claimed_by: str | None = None
     lease_until: datetime | None = None
     tries: int = 0  # every attempt row, counted or not
+    expires_at: datetime | None = None  # the latest start of the pending attempt (policy.deadline)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
