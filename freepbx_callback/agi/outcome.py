@@ -35,19 +35,39 @@ def dial_outcome(dialstatus: str) -> Outcome:
     return DIAL_OUTCOMES.get(dialstatus.strip().upper(), Outcome.FAILED)
 
 
-def _int(text: str) -> int:
+def _float(text: str) -> float:
     text = text.strip()
-    return int(float(text)) if text.replace(".", "", 1).isdigit() else 0
+    return float(text) if text.replace(".", "", 1).isdigit() else 0.0
+
+
+def _int(text: str) -> int:
+    return int(_float(text))
+
+
+CONNECTED_AT = "SHARED(QCB_CONNECTED_AT)"  # epoch seconds (ms) the customer was connected to the agent
+
+
+def _since(read: Callable[[str], str], now: float) -> int | None:
+    connected_at = _float(read(CONNECTED_AT))
+    return max(0, round(now - connected_at)) if connected_at else None
 
 
 def leg_outcome(role: str, read: Callable[[str], str], now: float) -> tuple[Outcome | None, int, str | None]:
-    """(outcome or None, talk seconds, agent) of a leg from its channel variables."""
+    """(outcome or None, talk seconds, agent) of a leg from its channel variables.
+
+    Talk time is the time the customer was connected to the agent: from the moment the customer's
+    channel answered (agent-first) or the agent's whisper ended (customer-first), noted by the dialplan
+    in QCB_CONNECTED_AT. Without it (a dialplan rendered by an older version) the old readings remain.
+    """
     agent = read("MEMBERINTERFACE") or None
     if role == "agent":
         return (None if agent else Outcome.NO_AGENT), 0, agent
     if role == "customer":
         outcome = dial_outcome(read("DIALSTATUS"))
-        return outcome, _int(read("ANSWEREDTIME")) if outcome is Outcome.ANSWERED else 0, None
+        if outcome is not Outcome.ANSWERED:
+            return outcome, 0, None
+        talk = _since(read, now)
+        return outcome, talk if talk is not None else _int(read("ANSWEREDTIME")), None
     if role == "dial":
         outcome = dial_outcome(read("DIALSTATUS"))
         return (None if outcome is Outcome.ANSWERED else outcome), 0, None
@@ -56,8 +76,11 @@ def leg_outcome(role: str, read: Callable[[str], str], now: float) -> tuple[Outc
             return Outcome.NO_ANSWER, 0, None
         if not agent:
             return Outcome.FAILED, 0, None
-        answered_at = _int(read("QCB_ANSWERED_AT"))
-        return Outcome.ANSWERED, max(0, int(now) - answered_at) if answered_at else 0, agent
+        talk = _since(read, now)
+        if talk is None:
+            answered_at = _int(read("QCB_ANSWERED_AT"))
+            talk = max(0, int(now) - answered_at) if answered_at else 0
+        return Outcome.ANSWERED, talk, agent
     raise ValueError(f"unknown leg role {role!r} (one of {', '.join(ROLES)})")
 
 
