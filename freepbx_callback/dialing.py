@@ -24,6 +24,9 @@ class NotFound(LookupError):
     pass
 
 
+CANCEL_SWEEP = 600  # seconds after a cancel during which the dialer still hangs up its call
+
+
 class DialingService:
     store: Store
     clock: Callable[[], datetime]
@@ -236,3 +239,33 @@ class DialingService:
                 self.store.add_event(request_id, now, "expired", f"window ended {end}")
                 expired.append(request_id)
         return expired
+
+    # --- cancel: the call under way -----------------------------------------------------------------
+
+    def open_attempt(self, request_id: int) -> Attempt | None:
+        """The request's last attempt while it is not closed (its call may be up)."""
+        request = self.get(request_id)
+        return next(
+            (
+                a
+                for a in self.store.attempts(request_id)
+                if a.attempt_no == request.tries and a.ended_at is None
+            ),
+            None,
+        )
+
+    def cancelled_calls(self, within: int = CANCEL_SWEEP) -> list[Attempt]:
+        """Open attempts of requests cancelled in the last ``within`` seconds: calls the dialer hangs up
+        when the cancel could not (no AMI where it ran)."""
+        return self.store.cancelled_open_attempts(self.clock() - timedelta(seconds=within))
+
+    def may_dial_customer(self, request_id: int, attempt_no: int) -> bool:
+        """Asked by the callback just before it dials the customer: is ``attempt_no`` still the live
+        attempt of a request being dialled? When not (cancelled meanwhile, or given back), the attempt is
+        closed as cancelled, not counted, and the customer is not dialled."""
+        request = self.store.get_request(request_id)
+        if request is not None and request.status is Status.DIALING and request.tries == attempt_no:
+            return True
+        if request is not None:
+            self.record_outcome(request_id, attempt_no, Outcome.CANCELLED)
+        return False

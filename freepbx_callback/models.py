@@ -35,11 +35,18 @@ class Outcome(str, enum.Enum):
     FAILED = "failed"
     NO_AGENT = "no_agent"  # no agent took the call: the customer was never dialled
     LOST = "lost"  # claimed, but the dialer died before anything was dialled
+    CANCELLED = "cancelled"  # the request was cancelled before the customer was dialled
 
     @property
     def counted(self) -> bool:
         """Whether the attempt uses up one of the customer's attempts."""
-        return self not in (Outcome.NO_AGENT, Outcome.LOST)
+        return self not in (Outcome.NO_AGENT, Outcome.LOST, Outcome.CANCELLED)
+
+
+# Set by the dialplan on the customer's leg (the Originate's ChannelId) when the customer is connected:
+# epoch seconds with milliseconds. Read by the outcome handler (talk time) and by a cancel (a call in
+# which the customer already talks to an agent is left up).
+CONNECTED_AT = "SHARED(QCB_CONNECTED_AT)"
 
 
 class Mode(str, enum.Enum):

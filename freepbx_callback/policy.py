@@ -97,6 +97,8 @@ def after_outcome(
     answered call shorter than ``min_talk`` seconds (an answering machine, a hang-up on pick-up) is not a
     callback delivered: it counts as no answer.
     """
+    if outcome is Outcome.CANCELLED:
+        return Decision(Status.CANCELLED, reason="cancelled before dialling")
     if outcome is Outcome.LOST:
         return Decision(Status.PENDING, now, reason="lost before dialling")
     if outcome is Outcome.NO_AGENT:

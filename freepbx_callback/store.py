@@ -394,6 +394,17 @@ class Store:
         sql = f"SELECT {REQUEST_COLUMNS} FROM qcb_requests WHERE status = 'dialing' {clause}"
         return [self._request(r) for r in self._all(sql, args)]
 
+    def cancelled_open_attempts(self, since: datetime) -> list[Attempt]:
+        """The open last attempt of each request cancelled since ``since`` (a call maybe still up)."""
+        rows = self._all(
+            "SELECT a.request_id, a.attempt_no, a.started_at, a.node, a.ended_at, a.outcome, a.agent, "
+            "a.talk_seconds, a.channel_id, a.counted FROM qcb_requests r FORCE INDEX (ix_closed) "
+            "JOIN qcb_attempts a ON a.request_id = r.id AND a.attempt_no = r.tries "
+            "WHERE r.closed_at >= %s AND r.status = 'cancelled' AND a.ended_at IS NULL",
+            (since,),
+        )
+        return [Attempt(*row[:-1], counted=bool(row[-1])) for row in rows]
+
     def recent_claims(self, queue: str, since: datetime) -> int:
         sql = (
             "SELECT COUNT(*) FROM qcb_requests r JOIN qcb_attempts a ON a.request_id = r.id "

@@ -8,6 +8,10 @@ Runs as ``AGI(qcb-outcome.agi,<role>)`` from ``qcb-callback-end`` on every leg:
 - ``dial``: the half that rang the customer (customer-first); only a call that was not answered ends here.
 - ``greet``: the answered customer (customer-first): no 1 pressed (an answering machine) is no answer.
 
+And once, not as a hangup handler, as ``AGI(qcb-outcome.agi,connect)`` just before the customer is
+dialled (agent-first, after the agent answered): QCB_GO=0 when the request was cancelled meanwhile (the
+attempt is then closed as cancelled), else 1; with the database down the call goes ahead.
+
 When the database is down the leg goes to the journal and is applied by the next replay.
 """
 
@@ -17,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from ..journal import Journal, LegEntry
-from ..models import Outcome
+from ..models import CONNECTED_AT, Outcome
 from ..service import CallbackService
 from ..store import StoreUnavailable
 from .channel import Channel
@@ -28,7 +32,7 @@ DIAL_OUTCOMES = {
     "NOANSWER": Outcome.NO_ANSWER,
     "CANCEL": Outcome.NO_ANSWER,
 }
-ROLES = ("agent", "customer", "dial", "greet")
+ROLES = ("agent", "customer", "dial", "greet")  # hangup handlers; plus "connect", see above
 
 
 def dial_outcome(dialstatus: str) -> Outcome:
@@ -42,9 +46,6 @@ def _float(text: str) -> float:
 
 def _int(text: str) -> int:
     return int(_float(text))
-
-
-CONNECTED_AT = "SHARED(QCB_CONNECTED_AT)"  # epoch seconds (ms) the customer was connected to the agent
 
 
 def _since(read: Callable[[str], str], now: float) -> int | None:
@@ -90,6 +91,13 @@ def handle_outcome(
     request_id, attempt_no = _int(channel.variable("QCB_REQUEST")), _int(channel.variable("QCB_TRY"))
     if not request_id or not attempt_no:
         return None  # not a callback leg
+    if role == "connect":
+        try:
+            go = service().may_dial_customer(request_id, attempt_no)
+        except StoreUnavailable:
+            go = True  # cannot know: the caller was promised a callback
+        channel.set_variable("QCB_GO", "1" if go else "0")
+        return None if go else Outcome.CANCELLED
     outcome, talk, agent = leg_outcome(role, channel.variable, time.time())
     try:
         service().apply_leg(request_id, attempt_no, outcome, talk, agent)

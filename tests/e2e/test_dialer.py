@@ -65,7 +65,9 @@ def test_press_1_then_agent_first_callback_with_whisper_and_did(
         whisper = log.index("qcb-callback-whisper")
         assert "Playback(" in log[whisper:] and "qcb-callback-for" in log[whisper:]
         assert "SayDigits(" in log[whisper:] and "5551234" in log[whisper:]
-        assert whisper < log.index('"PJSIP/5551234@trunk,8")'), "the agent hears the whisper before the dial"
+        assert whisper < log.index('"PJSIP/5551234@trunk,8,U(qcb-callback-connected)")'), (
+            "the agent hears the whisper before the dial"
+        )
         assert dialer.tick().dialled == []  # done stays done: no second call
         assert len(customer.invites()) == 1
 
