@@ -104,7 +104,8 @@ def test_serve_down_request_and_outcomes_go_through_the_agi_bin_scripts(
 
     log = cb.bed.log_text()
     assert completed(log, f"{scripts}/qcb-request.agi") == 1, "the request script ran once"
-    assert completed(log, f"{scripts}/qcb-outcome.agi") == 2, "the script recorded both legs"
+    # Both legs' outcomes, and the customer leg's check just before it dials.
+    assert completed(log, f"{scripts}/qcb-outcome.agi") == 3, "the script recorded both legs"
     assert completed(log, f"{url}/request") == 0 and completed(log, f"{url}/outcome") == 0
     assert log.count("did not take the call (FAILURE)") == 3, "each fallback followed a FAILURE"
     failures = [w for w in cb.bed.warnings() if "FastAGI failed" in w]
@@ -192,7 +193,7 @@ def test_serve_up_every_call_goes_to_the_fastagi_server(
     assert doctor(dsn, tmp_path / "spool")["daemon"]["up"] is False, "stopped"
 
     log = cb.bed.log_text()
-    assert completed(log, f"{url}/request") == 2 and completed(log, f"{url}/outcome") == 2
+    assert completed(log, f"{url}/request") == 2 and completed(log, f"{url}/outcome") == 3
     assert f"{scripts}/qcb-" not in log, "no agi-bin script ran"
     assert "did not take the call" not in log
     assert log.count('"1?request_handled")') == 1, "the refused caller skipped the fallback"
