@@ -47,6 +47,8 @@ class Outcome(str, enum.Enum):
 # epoch seconds with milliseconds. Read by the outcome handler (talk time) and by a cancel (a call in
 # which the customer already talks to an agent is left up).
 CONNECTED_AT = "SHARED(QCB_CONNECTED_AT)"
+# "1" when the customer's dial answered but reached no one (a failing route's dialplan answered it).
+UNREACHED = "SHARED(QCB_UNREACHED)"
 
 
 class Mode(str, enum.Enum):

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from ..journal import Journal, LegEntry
-from ..models import CONNECTED_AT, Outcome
+from ..models import CONNECTED_AT, UNREACHED, Outcome
 from ..service import CallbackService
 from ..store import StoreUnavailable
 from .channel import Channel
@@ -64,6 +64,8 @@ def leg_outcome(role: str, read: Callable[[str], str], now: float) -> tuple[Outc
     if role == "agent":
         return (None if agent else Outcome.NO_AGENT), 0, agent
     if role == "customer":
+        if read(UNREACHED) == "1":  # a Local channel answered by the route's dialplan, not the customer
+            return Outcome.FAILED, 0, None
         outcome = dial_outcome(read("DIALSTATUS"))
         if outcome is not Outcome.ANSWERED:
             return outcome, 0, None

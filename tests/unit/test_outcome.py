@@ -4,7 +4,7 @@ driven in tests/e2e/test_talk_time.py and tests/e2e/test_cancel.py)."""
 from __future__ import annotations
 
 from freepbx_callback.agi.outcome import leg_outcome
-from freepbx_callback.models import CONNECTED_AT, Outcome
+from freepbx_callback.models import CONNECTED_AT, UNREACHED, Outcome
 
 NOW = 1_800_000_100.0
 
@@ -34,3 +34,8 @@ def test_customer_first_counts_from_the_agent_not_the_greeting() -> None:
 
 def test_unanswered_customer_leg_has_no_talk_time() -> None:
     assert leg_outcome("customer", read({"DIALSTATUS": "NOANSWER"}), NOW) == (Outcome.NO_ANSWER, 0, None)
+
+
+def test_customer_leg_answered_by_a_failing_route_is_failed() -> None:
+    leg = {"DIALSTATUS": "ANSWER", "ANSWEREDTIME": "14", UNREACHED: "1"}
+    assert leg_outcome("customer", read(leg), NOW) == (Outcome.FAILED, 0, None)
