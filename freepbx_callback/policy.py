@@ -5,8 +5,9 @@ Lifecycle::
     pending --claim--> dialing --answered--> done
        ^                  |----no answer/busy/failed, attempts left--> pending (retry)
        |                  |----no answer/busy/failed, none left-----> failed
-       |                  '----lease lost (dialer died)-------------> pending (attempt not burned)
-       |--window passed with no free agent--> expired
+       |                  |----lease lost (dialer died)-------------> pending (attempt not burned)
+       |                  '----operator cancel (the call is hung up)--> cancelled
+       |--deadline (expires_at) passed, not dialled--> expired
        '--operator--> cancelled            (closed --operator retry--> pending)
 """
 
