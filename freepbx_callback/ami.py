@@ -237,6 +237,21 @@ class Ami:
             if m.get("Event") == "QueueEntry" and m.get("Queue") == queue
         ]
 
+    def hangup(self, channel: str) -> bool:
+        """Hang up ``channel`` (a name or a uniqueid such as an Originate's ChannelId); False when there
+        is no such channel."""
+        reply = self.action([("Action", "Hangup"), ("Channel", channel)])[0]
+        if reply.get("Response") == "Success":
+            return True
+        if "no such channel" in reply.get("Message", "").lower():
+            return False
+        raise AmiError(f"Hangup {channel}: {reply.get('Message', reply)}")
+
+    def getvar(self, channel: str, name: str) -> str:
+        """A variable or function (``SHARED(X)``) of ``channel``; "" when unset or the channel is gone."""
+        reply = self.action([("Action", "Getvar"), ("Channel", channel), ("Variable", name)])[0]
+        return reply.get("Value", "") if reply.get("Response") == "Success" else ""
+
     def channel_exists(self, channel_id: str) -> bool:
         """Whether a channel of the call ``channel_id`` is up; an error reply raises (it is no answer)."""
         listing = self.action([("Action", "CoreShowChannels")])

@@ -138,8 +138,8 @@ def parse_queue(where: str, item: Any) -> QueueSettings:
 
 REQUEST_REQUIRED = {"queue", "number", "status", "requested_at", "next_attempt_at"}
 # Fields a request carries that a restore does not take over: its row id, its attempt log position and
-# its claim belong to the database it came from.
-REQUEST_IGNORED = {"id", "tries", "closed_at", "claimed_by", "lease_until"}
+# its claim belong to the database it came from; a restored request gets a window of its own.
+REQUEST_IGNORED = {"id", "tries", "closed_at", "claimed_by", "lease_until", "expires_at"}
 REQUEST_OPTIONAL = {
     "e164",
     "did",

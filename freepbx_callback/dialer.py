@@ -22,7 +22,7 @@ from . import __version__, policy
 from .ami import Ami, AmiError, AmiUnavailable, Message, OriginateRefused
 from .dialing import SETTLE_SECONDS
 from .journal import Journal
-from .models import Attempt, Heartbeat, Mode, Outcome, QueueSettings, Request
+from .models import CONNECTED_AT, Attempt, Heartbeat, Mode, Outcome, QueueSettings, Request
 from .service import CallbackService, utcnow
 from .store import StoreError
 
@@ -65,6 +65,7 @@ class TickReport:
     dialled: list[int] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)  # claimed, but Originate failed: given back, not counted
     unknown: list[int] = field(default_factory=list)  # Originate sent, no answer: left to recovery
+    hung_up: list[int] = field(default_factory=list)  # cancelled requests whose call this tick ended
     ami_down: str = ""
 
     def summary(self) -> str:
@@ -73,6 +74,8 @@ class TickReport:
             parts.append(f"originate failed {len(self.lost)}")
         if self.unknown:
             parts.append(f"originate unanswered {len(self.unknown)}")
+        if self.hung_up:
+            parts.append(f"cancelled calls hung up {len(self.hung_up)}")
         if any(self.replayed.values()):
             parts.append(f"journal {self.replayed}")
         if any(self.recovered.values()):
@@ -111,6 +114,14 @@ def originate_failures(ami: Ami) -> list[str]:
         keep.append(event)
     events[:] = keep
     return failed
+
+
+def end_cancelled_call(ami: Ami, channel_id: str) -> str:
+    """Stop the call of a cancelled request (its Originate's ChannelId): "hung up"; "gone" when there is
+    no such channel; "connected" when the customer already talks to an agent (that call is left up)."""
+    if ami.getvar(channel_id, CONNECTED_AT):
+        return "connected"
+    return "hung up" if ami.hangup(channel_id) else "gone"
 
 
 def joined_times(callers: list[Message], now: datetime) -> tuple[int, list[datetime]]:
@@ -161,10 +172,12 @@ class Dialer:
         try:
             if ami is not None:
                 report.recovered = self._recover(ami)
+                report.hung_up = self._end_cancelled(ami)
             for settings in self.service.queues():
+                # A disabled queue's requests expire too (they would hold their numbers forever).
+                report.expired += self.service.expire_due(settings)
                 if not settings.enabled:
                     continue
-                report.expired += self.service.expire_due(settings)
                 if ami is not None:
                     self._release(ami, settings, report)
         except AmiUnavailable as exc:
@@ -186,6 +199,21 @@ class Dialer:
         except AmiError as exc:
             log.warning("recovery postponed: %s", exc)
             return {}
+
+    def _end_cancelled(self, ami: Ami) -> list[int]:
+        """The safety net of ``request cancel``: hang up calls of cancelled requests still under way."""
+        ended = []
+        for attempt in self.service.cancelled_calls():
+            if not attempt.channel_id:
+                continue
+            try:
+                if end_cancelled_call(ami, attempt.channel_id) == "hung up":
+                    ended.append(attempt.request_id)
+            except AmiUnavailable:
+                raise
+            except AmiError as exc:
+                log.warning("request %s: cancelled call not hung up: %s", attempt.request_id, exc)
+        return ended
 
     def _release(self, ami: Ami, settings: QueueSettings, report: TickReport) -> None:
         try:
@@ -320,7 +348,7 @@ class Dialer:
                 report = (
                     self.tick(ami) if ami is not None else TickReport(ami_down=ami_error or "not connected")
                 )
-                if report.dialled or report.expired or report.lost:
+                if report.dialled or report.expired or report.lost or report.hung_up:
                     log.info("tick: %s", report.summary())
                 if report.ami_down and ami is not None:
                     ami.close()

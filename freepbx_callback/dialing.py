@@ -25,6 +25,7 @@ class NotFound(LookupError):
 
 
 SETTLE_SECONDS = 15  # a claim younger than this may not be waiting in the queue yet
+CANCEL_SWEEP = 600  # seconds after a cancel during which the dialer still hangs up its call
 
 
 class DialingService:
@@ -245,6 +246,8 @@ class DialingService:
             }
             if decision.status is Status.PENDING:
                 changes["next_attempt_at"] = decision.next_attempt_at
+                if decision.expires_at is not None:
+                    changes["expires_at"] = decision.expires_at
             else:
                 changes["closed_at"] = now
             self.store.update_request(request_id, Status.DIALING, **changes)
@@ -346,12 +349,12 @@ class DialingService:
         return self.store.recent_claims(queue, self.clock() - timedelta(seconds=seconds))
 
     def expire_due(self, queue: str | QueueSettings) -> list[int]:
-        """Close pending requests of ``queue`` whose window passed with no free agent."""
+        """Close pending requests of ``queue`` whose deadline passed (enabled or not: see policy)."""
         settings = queue if isinstance(queue, QueueSettings) else self.queue(queue)
         queue = settings.queue
         now = self.clock()
         expired = []
-        for request_id in self.store.pending_past(queue, now - timedelta(seconds=settings.window)):
+        for request_id in self.store.pending_past(queue, now):
             with self.store.transaction():
                 request = self.store.get_request(request_id, lock=True)
                 if request is None or not policy.is_expired(request, settings, now):
@@ -361,8 +364,39 @@ class DialingService:
                     Status.PENDING,
                     status=Status.EXPIRED,
                     closed_at=now,
-                    last_outcome="no free agent within the window",
+                    last_outcome="not dialled within the window",
                 )
-                self.store.add_event(request_id, now, "expired", f"window {settings.window}s passed")
+                end = policy.deadline(request, settings).isoformat(sep=" ", timespec="seconds")
+                self.store.add_event(request_id, now, "expired", f"window ended {end}")
                 expired.append(request_id)
         return expired
+
+    # --- cancel: the call under way -----------------------------------------------------------------
+
+    def open_attempt(self, request_id: int) -> Attempt | None:
+        """The request's last attempt while it is not closed (its call may be up)."""
+        request = self.get(request_id)
+        return next(
+            (
+                a
+                for a in self.store.attempts(request_id)
+                if a.attempt_no == request.tries and a.ended_at is None
+            ),
+            None,
+        )
+
+    def cancelled_calls(self, within: int = CANCEL_SWEEP) -> list[Attempt]:
+        """Open attempts of requests cancelled in the last ``within`` seconds: calls the dialer hangs up
+        when the cancel could not (no AMI where it ran)."""
+        return self.store.cancelled_open_attempts(self.clock() - timedelta(seconds=within))
+
+    def may_dial_customer(self, request_id: int, attempt_no: int) -> bool:
+        """Asked by the callback just before it dials the customer: is ``attempt_no`` still the live
+        attempt of a request being dialled? When not (cancelled meanwhile, or given back), the attempt is
+        closed as cancelled, not counted, and the customer is not dialled."""
+        request = self.store.get_request(request_id)
+        if request is not None and request.status is Status.DIALING and request.tries == attempt_no:
+            return True
+        if request is not None:
+            self.record_outcome(request_id, attempt_no, Outcome.CANCELLED)
+        return False

@@ -38,11 +38,20 @@ class Outcome(str, enum.Enum):
     # The call may have reached the customer but nothing says how it ended (its outcome never arrived):
     # counted, and the request is closed rather than dialled again.
     UNKNOWN = "unknown"
+    CANCELLED = "cancelled"  # the request was cancelled before the customer was dialled
 
     @property
     def counted(self) -> bool:
         """Whether the attempt uses up one of the customer's attempts."""
-        return self not in (Outcome.NO_AGENT, Outcome.LOST)
+        return self not in (Outcome.NO_AGENT, Outcome.LOST, Outcome.CANCELLED)
+
+
+# Set by the dialplan on the customer's leg (the Originate's ChannelId) when the customer is connected:
+# epoch seconds with milliseconds. Read by the outcome handler (talk time) and by a cancel (a call in
+# which the customer already talks to an agent is left up).
+CONNECTED_AT = "SHARED(QCB_CONNECTED_AT)"
+# "1" when the customer's dial answered but reached no one (a failing route's dialplan answered it).
+UNREACHED = "SHARED(QCB_UNREACHED)"
 
 
 class Mode(str, enum.Enum):
@@ -134,6 +143,7 @@ class Request:
     claimed_by: str | None = None
     lease_until: datetime | None = None
     tries: int = 0  # every attempt row, counted or not
+    expires_at: datetime | None = None  # the latest start of the pending attempt (policy.deadline)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -5,8 +5,9 @@ Lifecycle::
     pending --claim--> dialing --answered--> done
        ^                  |----no answer/busy/failed, attempts left--> pending (retry)
        |                  |----no answer/busy/failed, none left-----> failed
-       |                  '----lease lost (dialer died)-------------> pending (attempt not burned)
-       |--window passed with no free agent--> expired
+       |                  |----lease lost (dialer died)-------------> pending (attempt not burned)
+       |                  '----operator cancel (the call is hung up)--> cancelled
+       |--deadline (expires_at) passed, not dialled--> expired
        '--operator--> cancelled            (closed --operator retry--> pending)
 """
 
@@ -45,13 +46,29 @@ def check_transition(current: Status, new: Status) -> None:
 # --- timing -----------------------------------------------------------------------------------------
 
 
-def is_due(request: Request, now: datetime) -> bool:
-    return request.status is Status.PENDING and request.next_attempt_at <= now
+# Expiry rules (the README's "how it works" states them too):
+# - the window counts from the key press (a journaled request: from when it reached the database);
+# - a try in which the customer was never dialled (no agent took it, the dialer died) never moves it;
+# - after a counted attempt (the customer was dialled) the retry has its own window from when it is due;
+# - counted attempts are bounded by ``attempts``;
+# so no request stays open past its window and its last attempt, whether its queue is enabled or not.
+
+
+def window_end(start: datetime, settings: QueueSettings) -> datetime:
+    """The deadline of an attempt that becomes due at ``start``."""
+    return start + timedelta(seconds=settings.window)
 
 
 def deadline(request: Request, settings: QueueSettings) -> datetime:
-    """The latest moment the pending attempt may start: ``window`` after it became due."""
-    return request.next_attempt_at + timedelta(seconds=settings.window)
+    """The latest moment the pending attempt may start (stored in ``expires_at``; a row written before
+    that column existed falls back to ``window`` after it became due)."""
+    return request.expires_at or window_end(request.next_attempt_at, settings)
+
+
+def is_due(request: Request, now: datetime) -> bool:
+    """Pending, its time has come, and its window has not passed."""
+    in_window = request.expires_at is None or now <= request.expires_at
+    return request.status is Status.PENDING and request.next_attempt_at <= now and in_window
 
 
 def is_expired(request: Request, settings: QueueSettings, now: datetime) -> bool:
@@ -63,6 +80,7 @@ class Decision:
     status: Status
     next_attempt_at: datetime | None = None
     reason: str = ""
+    expires_at: datetime | None = None  # a new deadline; None keeps the current one
 
 
 UNKNOWN_REASON = "outcome unknown, not redialled"
@@ -75,10 +93,14 @@ def after_outcome(
     """What happens to a dialing request once an attempt ended with ``outcome``.
 
     ``counted_attempts`` includes this attempt when it counts. An attempt in which the customer was never
-    dialled (no agent took it, or the dialer died first) does not count: the request waits again. An
+    dialled (no agent took it, or the dialer died first) does not count: the request waits again, within
+    the same window (its deadline is kept). A counted attempt with attempts left opens the retry's own
+    window. An
     answered call shorter than ``min_talk`` seconds (an answering machine, a hang-up on pick-up) is not a
     callback delivered: it counts as no answer.
     """
+    if outcome is Outcome.CANCELLED:
+        return Decision(Status.CANCELLED, reason="cancelled before dialling")
     if outcome is Outcome.LOST:
         return Decision(Status.PENDING, now, reason="lost before dialling")
     if outcome is Outcome.NO_AGENT:
@@ -93,7 +115,8 @@ def after_outcome(
     reason = outcome.value if outcome is not Outcome.ANSWERED else "answered_too_short"
     if counted_attempts >= settings.attempts:
         return Decision(Status.FAILED, reason=f"{reason}, no attempts left")
-    return Decision(Status.PENDING, now + timedelta(seconds=settings.retry_interval), reason=reason)
+    retry_at = now + timedelta(seconds=settings.retry_interval)
+    return Decision(Status.PENDING, retry_at, reason=reason, expires_at=window_end(retry_at, settings))
 
 
 def place_in_line(request: Request) -> datetime:

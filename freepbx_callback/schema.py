@@ -199,6 +199,24 @@ MIGRATIONS.append(
 
 MIGRATIONS.append(
     (
+        8,
+        "a stored deadline per request (expires_at): the window counts from the key press",
+        [
+            "ALTER TABLE qcb_requests ADD COLUMN IF NOT EXISTS expires_at DATETIME(3) NULL",
+            # Rows written before: the first window from the press; after a counted attempt, the retry's
+            # window from when it became due (the last counted attempt's end plus the retry interval).
+            "UPDATE qcb_requests r LEFT JOIN qcb_queues q ON q.queue = r.queue SET r.expires_at = "
+            "COALESCE((SELECT MAX(a.ended_at) FROM qcb_attempts a "
+            "WHERE a.request_id = r.id AND a.counted = 1)"
+            " + INTERVAL COALESCE(q.retry_interval, 300) SECOND, r.requested_at)"
+            " + INTERVAL COALESCE(q.window_s, 600) SECOND WHERE r.expires_at IS NULL",
+            "CREATE INDEX IF NOT EXISTS ix_expiry ON qcb_requests (status, queue, expires_at)",
+        ],
+    )
+)
+
+MIGRATIONS.append(
+    (
         7,
         "dialer: a per-queue claim counter every claimer writes (one release limit across dialers and "
         "Galera nodes); what became of each attempt's Originate",
@@ -243,10 +261,11 @@ ENSURE: list[str] = [
     "ALTER TABLE qcb_requests DROP INDEX IF EXISTS uq_caller_uniqueid",
     "CREATE UNIQUE INDEX IF NOT EXISTS uq_caller_call ON qcb_requests (caller_uniqueid, queue, number)",
     "CREATE INDEX IF NOT EXISTS ix_dialing_lease ON qcb_requests (status, lease_until)",
+    "CREATE INDEX IF NOT EXISTS ix_expiry ON qcb_requests (status, queue, expires_at)",
     "CREATE UNIQUE INDEX IF NOT EXISTS uq_attempt ON qcb_attempts (request_id, attempt_no)",
     "ALTER TABLE qcb_requests MODIFY requested_at DATETIME(3) NOT NULL, "
     "MODIFY next_attempt_at DATETIME(3) NOT NULL, MODIFY closed_at DATETIME(3) NULL, "
-    "MODIFY lease_until DATETIME(3) NULL",
+    "MODIFY lease_until DATETIME(3) NULL, MODIFY expires_at DATETIME(3) NULL",
     "ALTER TABLE qcb_attempts MODIFY started_at DATETIME(3) NOT NULL, MODIFY answered_at DATETIME(3) NULL, "
     "MODIFY ended_at DATETIME(3) NULL",
     "ALTER TABLE qcb_events MODIFY at DATETIME(3) NOT NULL",

@@ -211,6 +211,8 @@ class CallbackService(DialingService):
                 "tries": item.attempts,
                 "requested_at": item.requested_at,
                 "next_attempt_at": item.next_attempt_at,
+                # A restored request gets a window from its due time, or from now when that has passed.
+                "expires_at": policy.window_end(max(now, item.next_attempt_at), self.settings(item.queue)),
                 "last_outcome": item.last_outcome,
             }
         )
@@ -301,7 +303,10 @@ class CallbackService(DialingService):
             refusal = policy.refusal(settings, number, self.store.count_open(queue))
             if refusal is not None:
                 return RequestResult(refusal.code, refusal.message, reason=refusal.reason)
-            now = requested_at or self.clock()
+            # The window starts when the request reaches the database: a journaled request keeps the
+            # time of the key press but is not expired for the outage it waited through.
+            stored_at = self.clock()
+            now = requested_at or stored_at
             fields = {
                 "queue": queue,
                 "number": number.dial,
@@ -315,10 +320,12 @@ class CallbackService(DialingService):
                 "status": Status.PENDING.value,
                 "attempts": 0,
                 "requested_at": now,
-                "next_attempt_at": now,
+                "next_attempt_at": stored_at,
+                "expires_at": policy.window_end(stored_at, settings),
             }
             request_id = self.store.insert_request(fields)
-            self.store.add_event(request_id, now, "requested", f"{source} {number.dial}")
+            late = f", stored {stored_at.isoformat(sep=' ', timespec='seconds')}" if stored_at > now else ""
+            self.store.add_event(request_id, now, "requested", f"{source} {number.dial}{late}")
             created = self.store.get_request(request_id)
         assert created is not None
         return RequestResult(
@@ -367,9 +374,13 @@ class CallbackService(DialingService):
     def retry(self, request_id: int) -> Request:
         """Put a request back in line now: a closed one reopens with a fresh set of attempts."""
         request = self.get(request_id)
+        now = self.clock()
+        expires_at = policy.window_end(now, self.settings(request.queue))  # a fresh window
         if request.status is Status.PENDING:
             with self.store.transaction():
-                self.store.update_request(request_id, Status.PENDING, next_attempt_at=self.clock())
+                self.store.update_request(
+                    request_id, Status.PENDING, next_attempt_at=now, expires_at=expires_at
+                )
                 self.store.add_event(request_id, self.clock(), "retry", "due now")
             return self.get(request_id)
         if request.status is Status.DIALING:
@@ -380,7 +391,8 @@ class CallbackService(DialingService):
                 Status.PENDING,
                 "retry",
                 attempts=0,
-                next_attempt_at=self.clock(),
+                next_attempt_at=now,
+                expires_at=expires_at,
                 claimed_by=None,
                 lease_until=None,
             )

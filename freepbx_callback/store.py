@@ -25,7 +25,8 @@ from .schema import ENSURE, LATEST, MIGRATIONS, SCHEMA_TABLE
 LOST_RACE = {ER.LOCK_DEADLOCK, ER.LOCK_WAIT_TIMEOUT, 1180, 4162}  # 1180/4162: Galera certification
 REQUEST_COLUMNS = (
     "id, queue, number, status, requested_at, next_attempt_at, e164, did, language, attempts, "
-    "caller_uniqueid, position, waited, source, last_outcome, closed_at, claimed_by, lease_until, tries"
+    "caller_uniqueid, position, waited, source, last_outcome, closed_at, claimed_by, lease_until, tries, "
+    "expires_at"
 )
 QUEUE_COLUMNS = (
     "queue, enabled, did, attempts, retry_interval, window_s, offer_every, notify_agents, mode, max_pending, "
@@ -500,6 +501,17 @@ class Store:
         )
         return int(rows[0][0]) > 0
 
+    def cancelled_open_attempts(self, since: datetime) -> list[Attempt]:
+        """The open last attempt of each request cancelled since ``since`` (a call maybe still up)."""
+        rows = self._all(
+            "SELECT a.request_id, a.attempt_no, a.started_at, a.node, a.ended_at, a.outcome, a.agent, "
+            "a.talk_seconds, a.channel_id, a.counted FROM qcb_requests r FORCE INDEX (ix_closed) "
+            "JOIN qcb_attempts a ON a.request_id = r.id AND a.attempt_no = r.tries "
+            "WHERE r.closed_at >= %s AND r.status = 'cancelled' AND a.ended_at IS NULL",
+            (since,),
+        )
+        return [Attempt(*row[:-1], counted=bool(row[-1])) for row in rows]
+
     def recent_claims(self, queue: str, since: datetime) -> int:
         sql = (
             "SELECT COUNT(*) FROM qcb_requests r JOIN qcb_attempts a ON a.request_id = r.id "
@@ -512,12 +524,13 @@ class Store:
         rows = self._all("SELECT MIN(next_attempt_at) FROM qcb_requests WHERE status = 'pending'")
         return rows[0][0] if rows else None
 
-    def pending_past(self, queue: str, cutoff: datetime) -> list[int]:
+    def pending_past(self, queue: str, now: datetime) -> list[int]:
+        """Pending requests of ``queue`` whose deadline (``expires_at``) is before ``now``."""
         sql = (
-            "SELECT id FROM qcb_requests FORCE INDEX (ix_due) WHERE status = 'pending' AND queue = %s "
-            "AND next_attempt_at < %s"
+            "SELECT id FROM qcb_requests FORCE INDEX (ix_expiry) WHERE status = 'pending' AND queue = %s "
+            "AND expires_at < %s"
         )
-        return [int(i) for (i,) in self._all(sql, (queue, cutoff))]
+        return [int(i) for (i,) in self._all(sql, (queue, now))]
 
     def purge_closed(self, before: datetime) -> int:
         sql = "DELETE FROM qcb_requests WHERE open_flag IS NULL AND closed_at IS NOT NULL AND closed_at < %s"

@@ -7,7 +7,11 @@ from typing import Any
 
 import click
 
+from .. import freepbx
+from ..ami import Ami, AmiConfig, AmiError
+from ..dialer import end_cancelled_call
 from ..models import Request, Status
+from ..service import CallbackService
 from .base import DURATION, Group, cli, emit, fail, json_option, service_of, show_mapping, table
 
 # --- requests -----------------------------------------------------------------------------------------
@@ -107,13 +111,51 @@ def _change(ctx: click.Context, verb: str, request_id: int, as_json: bool) -> No
     emit(item.to_dict(), as_json, lambda: click.echo(f"request {item.id} is now {item.status.value}"))
 
 
+CALL_ENDED = {
+    "hung up": "its call was hung up",
+    "gone": "its call had ended",
+    "connected": "the customer is already talking to an agent: that call is left up",
+}
+
+
+def _end_call(service: CallbackService, request_id: int, ami_url: str | None) -> str | None:
+    """Hang up the call of a just-cancelled request, if one is under way; what happened, or None."""
+    attempt = service.open_attempt(request_id)
+    if attempt is None or not attempt.channel_id:
+        return None
+    try:
+        ami = Ami(AmiConfig.resolve(ami_url, freepbx.ami_config(freepbx.settings(service.store))))
+    except AmiError as exc:
+        return f"its call was not hung up here ({exc}); the dialer hangs it up at its next tick"
+    try:
+        return CALL_ENDED[end_cancelled_call(ami, attempt.channel_id)]
+    except AmiError as exc:
+        return f"its call was not hung up here ({exc}); the dialer hangs it up at its next tick"
+    finally:
+        ami.close()
+
+
 @request.command("cancel")
 @click.argument("request_id", type=int, metavar="ID")
+@click.option(
+    "--ami",
+    "ami_url",
+    help="ami://user:secret@host:port, to hang up a call under way (default: $QCB_AMI, else FreePBX's "
+    "manager settings; without AMI the dialer hangs it up at its next tick).",
+)
 @json_option
 @click.pass_context
-def request_cancel(ctx: click.Context, request_id: int, as_json: bool) -> None:
-    """Stop calling back (pending or dialing requests)."""
-    _change(ctx, "cancel", request_id, as_json)
+def request_cancel(ctx: click.Context, request_id: int, ami_url: str | None, as_json: bool) -> None:
+    """Stop calling back (pending or dialing requests); a call under way is hung up."""
+    service = service_of(ctx)
+    item = service.cancel(request_id)
+    call = _end_call(service, request_id, ami_url)
+    data = {**item.to_dict(), "call": call}
+    emit(
+        data,
+        as_json,
+        lambda: click.echo(f"request {item.id} is now {item.status.value}" + (f"; {call}" if call else "")),
+    )
 
 
 @request.command("retry")

@@ -115,6 +115,7 @@ def test_outcome_route_marks_the_call_before_recording(
         ('GET FULL VARIABLE "${QCB_REQUEST}"', f"200 result=1 ({request.id})"),
         ('GET FULL VARIABLE "${QCB_TRY}"', f"200 result=1 ({attempt.attempt_no})"),
         ('GET FULL VARIABLE "${MEMBERINTERFACE}"', "200 result=0"),
+        ('GET FULL VARIABLE "${SHARED(QCB_UNREACHED)}"', "200 result=0"),
         ('GET FULL VARIABLE "${DIALSTATUS}"', "200 result=1 (BUSY)"),
     ]
     got = play_asterisk(server.server_address[1], env, conversation)

@@ -104,11 +104,12 @@ def test_serve_down_request_and_outcomes_go_through_the_agi_bin_scripts(
 
     log = cb.bed.log_text()
     assert completed(log, f"{scripts}/qcb-request.agi") == 1, "the request script ran once"
-    assert completed(log, f"{scripts}/qcb-outcome.agi") == 2, "the script recorded both legs"
+    # Both legs' outcomes, and the customer leg's check just before it dials.
+    assert completed(log, f"{scripts}/qcb-outcome.agi") == 3, "the script checked once and recorded both legs"
     assert completed(log, f"{url}/request") == 0 and completed(log, f"{url}/outcome") == 0
-    assert log.count("did not take the call (FAILURE)") == 3, "each fallback followed a FAILURE"
+    assert log.count("did not take the call (FAILURE)") == 4, "each fallback followed a FAILURE"
     failures = [w for w in cb.bed.warnings() if "FastAGI failed" in w]
-    assert len(failures) == 3, cb.bed.warnings()
+    assert len(failures) == 4, cb.bed.warnings()
     assert log.count("Playing 'qcb-accepted.") == 1, "the caller heard the confirmation once"
     assert [e for _, e, _ in service.history(request_id)[1]] == ["requested", "claimed", "done"]
 
@@ -192,11 +193,11 @@ def test_serve_up_every_call_goes_to_the_fastagi_server(
     assert doctor(dsn, tmp_path / "spool")["daemon"]["up"] is False, "stopped"
 
     log = cb.bed.log_text()
-    assert completed(log, f"{url}/request") == 2 and completed(log, f"{url}/outcome") == 2
+    assert completed(log, f"{url}/request") == 2 and completed(log, f"{url}/outcome") == 3
     assert f"{scripts}/qcb-" not in log, "no agi-bin script ran"
     assert "did not take the call" not in log
     assert log.count('"1?request_handled")') == 1, "the refused caller skipped the fallback"
     assert log.count("Playing 'qcb-accepted.") == 1 and log.count("Playing 'qcb-back-to-queue.") == 1
     assert len(service.list()) == 1
     served = (tmp_path / "serve.log").read_text()
-    assert "stopped after 4 FastAGI call(s)" in served, served
+    assert "stopped after 5 FastAGI call(s)" in served, served

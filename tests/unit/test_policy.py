@@ -203,6 +203,47 @@ def test_bad_durations(text: str) -> None:
         policy.parse_duration(text)
 
 
+def test_the_window_counts_from_the_stored_deadline() -> None:
+    s = QueueSettings(queue="400", window=600)
+    pressed = req(due=T0 + timedelta(seconds=500))  # pushed by no-agent tries since the press
+    pressed.expires_at = policy.window_end(T0, s)
+    assert policy.deadline(pressed, s) == T0 + timedelta(seconds=600)
+    assert policy.is_due(pressed, T0 + timedelta(seconds=600))
+    assert not policy.is_due(pressed, T0 + timedelta(seconds=601))  # never claimed past its window
+    assert not policy.is_expired(pressed, s, T0 + timedelta(seconds=600))
+    assert policy.is_expired(pressed, s, T0 + timedelta(seconds=601))
+
+
+@pytest.mark.parametrize("outcome", [Outcome.NO_AGENT, Outcome.LOST])
+def test_a_try_that_never_dialled_keeps_the_deadline(outcome: Outcome) -> None:
+    assert policy.after_outcome(S, 0, outcome, 0, T0).expires_at is None  # None: unchanged
+
+
+@pytest.mark.parametrize("outcome", [Outcome.NO_ANSWER, Outcome.BUSY, Outcome.FAILED, Outcome.ANSWERED])
+def test_a_retry_after_a_counted_attempt_has_its_own_window(outcome: Outcome) -> None:
+    s = S.replace(window=600, retry_interval=300)
+    d = policy.after_outcome(s, 1, outcome, 0, T0)
+    assert d.next_attempt_at == T0 + timedelta(seconds=300)
+    assert d.expires_at == T0 + timedelta(seconds=900)
+    assert policy.after_outcome(s, 2, outcome, 0, T0).expires_at is None  # closed: failed
+
+
+def test_at_most_attempts_counted_tries_and_one_window_each() -> None:
+    """Whatever happens, a request closes by press + attempts * window + (attempts - 1) * (interval + the
+    longest call): no-agent tries keep the deadline, counted ones are bounded."""
+    s = S.replace(attempts=3, window=600, retry_interval=300)
+    counted, now, expires = 0, T0, policy.window_end(T0, s)
+    for _ in range(1000):
+        d = policy.after_outcome(s, counted + 1, Outcome.NO_ANSWER, 0, now + timedelta(seconds=30))
+        counted += 1
+        if d.status is not Status.PENDING:
+            break
+        assert d.expires_at is not None and d.next_attempt_at is not None
+        now, expires = d.expires_at, d.expires_at  # the retry starts at the last moment of its window
+    assert d.status is Status.FAILED and counted == 3
+    assert expires <= T0 + timedelta(seconds=3 * 600 + 2 * (300 + 30))
+
+
 def test_not_counted_outcomes_wait_again() -> None:
     lost = policy.after_outcome(S, 0, Outcome.LOST, 0, T0)
     assert (lost.status, lost.next_attempt_at) == (Status.PENDING, T0)

@@ -124,12 +124,12 @@ def test_every_fastagi_call_falls_back_to_the_agi_bin_script_once(target: str) -
             skip_to = re.search(r"\?([\w-]+)\)$", guard)
             assert skip_to, guard
             assert _label_index(lines, skip_to.group(1)) == j + 1, "the skip lands right after the script"
-    assert seen == {"request": 2, "outcome": 1}
+    assert seen == {"request": 2, "outcome": 2}  # outcome: the hangup handler and the check before a dial
 
 
 def test_without_a_fallback_each_route_is_called_once() -> None:
     text = render(QUEUES, "asterisk", FAST).extensions
-    assert text.count(f"AGI({FAST}/request,") == 2 and text.count(f"AGI({FAST}/outcome,") == 1
+    assert text.count(f"AGI({FAST}/request,") == 2 and text.count(f"AGI({FAST}/outcome,") == 2
     assert "qcb-request.agi" not in text and "AGISTATUS" not in text
     plain = render(QUEUES, "asterisk", FALLBACK).extensions
     assert plain.count(f"AGI({FALLBACK}/qcb-request.agi,") == 2 and "agi://" not in plain
