@@ -28,6 +28,7 @@ from freepbx_callback.config import Dsn  # noqa: E402
 from freepbx_callback.dialer import Dialer, DialerConfig  # noqa: E402
 from freepbx_callback.dialplan.render import render  # noqa: E402
 from freepbx_callback.journal import Journal  # noqa: E402
+from freepbx_callback.loop import DialerLoop  # noqa: E402
 from freepbx_callback.models import Outcome  # noqa: E402
 from freepbx_callback.service import CallbackService, utcnow  # noqa: E402
 from freepbx_callback.store import Store  # noqa: E402
@@ -167,7 +168,7 @@ def latency_table(server: MariaDB, root: Path) -> list[tuple[str, str]]:
 
     try:
         with agent, customer:
-            loop = threading.Thread(target=dialer.run, args=(stop, wake, 2.0), daemon=True)
+            loop = threading.Thread(target=DialerLoop(dialer, 2.0).run, args=(stop, wake), daemon=True)
             loop.start()
             time.sleep(1)
             woken, polled = [], []

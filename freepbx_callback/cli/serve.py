@@ -17,6 +17,7 @@ from ..agi.run import service_from_env
 from ..ami import Ami, AmiConfig
 from ..dialer import CRON_INTERVAL, Dialer, DialerConfig
 from ..journal import Journal
+from ..loop import DialerLoop
 from ..service import CallbackService, utcnow
 from .base import Context, Group, cli, emit, fail, json_option, service_of, table
 
@@ -161,7 +162,7 @@ def serve(ctx: click.Context, listen: str, port: int, poll: float, no_dialer: bo
     signal.signal(signal.SIGINT, shutdown)
     loop = None
     if not no_dialer:
-        loop = threading.Thread(target=dialer.run, args=(stop, wake, poll), daemon=True)
+        loop = threading.Thread(target=DialerLoop(dialer, poll).run, args=(stop, wake), daemon=True)
         loop.start()
     log.info(
         "FastAGI on agi://%s:%d, dialer %s, journal %s",

@@ -14,6 +14,7 @@ from freepbx_callback.ami import Ami, AmiConfig
 from freepbx_callback.config import Dsn
 from freepbx_callback.dialer import Dialer, DialerConfig
 from freepbx_callback.journal import Journal
+from freepbx_callback.loop import DialerLoop
 from freepbx_callback.service import CallbackService
 from freepbx_callback.store import Store
 from tests.testbed.asterisk import AsteriskInstance
@@ -49,7 +50,7 @@ def running_dialer(bed: AsteriskInstance, dsn: str, spool: Path) -> Iterator[Dia
         DialerConfig(node="demo", dial_template="PJSIP/{number}@trunk", ring_timeout=15),
     )
     stop, wake = threading.Event(), threading.Event()
-    thread = threading.Thread(target=dialer.run, args=(stop, wake, 1.0), daemon=True)
+    thread = threading.Thread(target=DialerLoop(dialer, 1.0).run, args=(stop, wake), daemon=True)
     thread.start()
     try:
         yield dialer
