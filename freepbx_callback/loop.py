@@ -12,6 +12,18 @@ from .service import utcnow
 from .store import StoreError
 
 log = logging.getLogger(__name__)
+# Queue events after which an agent may be free for a callback (or a callback left the queue): each one
+# makes the loop tick; nothing else is subscribed.
+WAKE_EVENTS = (
+    "QueueMemberStatus",  # device state of a member: free again after a call, logged in or out
+    "QueueMemberPause",
+    "QueueMemberAdded",
+    "QueueMemberRemoved",
+    "AgentComplete",  # a queue call with an agent ended
+    "AgentRingNoAnswer",  # the agent did not take it: free for the next
+    "QueueCallerLeave",  # a caller (or our callback) left the queue
+    "QueueCallerAbandon",
+)
 
 
 class DialerLoop:
