@@ -1,84 +1,279 @@
-"""The long-running dialer loop of ``serve``: ticks the :class:`~dialer.Dialer` until stopped."""
+"""The long-running dialer loop of ``serve``: ticks the :class:`~dialer.Dialer` when something may have
+changed, not on a timer.
+
+A tick runs when a queue event says an agent may be free (:data:`WAKE_EVENTS`), when a request
+arrives (FastAGI in-process, the CLI through the wake socket), when a retry falls due, and on a slow
+safety poll. The safety poll is paced by what a tick costs: after a tick that sent N AMI actions the
+next poll waits at least N / ``action_rate`` seconds, so a backlog with nothing happening costs at most
+``action_rate`` actions a second. Bursts of events are folded into one tick per ``min_gap``.
+
+Supervision: an unexpected error in a tick is logged and the loop goes on (the next try backs off);
+heartbeats (doctor, the module page) and systemd's watchdog (``WATCHDOG=1``) are sent only while ticks
+succeed, so a dialer that keeps failing shows as stale and is restarted. An error outside the tick ends
+:meth:`DialerLoop.run` with the exception; ``serve`` then exits non-zero.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import select
+import socket
 import threading
 import time
+from datetime import datetime
 
-from .ami import Ami, AmiError
+from .ami import Ami, AmiError, AmiUnavailable, Message
 from .dialer import Dialer, TickReport
 from .service import utcnow
 from .store import StoreError
+from .wake import Waker
 
 log = logging.getLogger(__name__)
-# Queue events after which an agent may be free for a callback (or a callback left the queue): each one
-# makes the loop tick; nothing else is subscribed.
+# Queue events after which an agent may be free for a callback (or a callback left the queue): nothing
+# else is subscribed.
 WAKE_EVENTS = (
-    "QueueMemberStatus",  # device state of a member: free again after a call, logged in or out
+    "QueueMemberStatus",  # device state of a member: free again after a call
     "QueueMemberPause",
     "QueueMemberAdded",
-    "QueueMemberRemoved",
     "AgentComplete",  # a queue call with an agent ended
     "AgentRingNoAnswer",  # the agent did not take it: free for the next
-    "QueueCallerLeave",  # a caller (or our callback) left the queue
+    "QueueCallerLeave",  # a caller (or one of our callbacks) left the queue
     "QueueCallerAbandon",
 )
 
 
+def frees_agent(event: Message) -> bool:
+    """Whether ``event`` may let one more callback go: a member free and not paused, a call that ended,
+    a caller who left. A member that starts ringing or talking frees nobody."""
+    name = event.get("Event")
+    if name == "QueueMemberStatus":
+        return event.get("Status") == "1" and event.get("Paused") != "1"
+    if name in ("QueueMemberPause", "QueueMemberAdded"):
+        return event.get("Paused") != "1"
+    return name in WAKE_EVENTS
+
+
+def sd_notify(state: str, environ: dict[str, str] | None = None) -> bool:
+    """Send ``state`` (``READY=1``, ``WATCHDOG=1``, ``STOPPING=1``) to systemd's $NOTIFY_SOCKET."""
+    env = os.environ if environ is None else environ
+    where = env.get("NOTIFY_SOCKET", "")
+    if not where or where[0] not in "/@":
+        return False
+    address = "\0" + where[1:] if where[0] == "@" else where
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.sendto(state.encode(), address)
+        return True
+    except OSError as exc:
+        log.warning("cannot notify systemd at %s: %s", where, exc)
+        return False
+
+
+def watchdog_interval(environ: dict[str, str] | None = None) -> float | None:
+    """Half of systemd's WatchdogSec= (WATCHDOG_USEC) when it is meant for this process."""
+    env = os.environ if environ is None else environ
+    usec, pid = env.get("WATCHDOG_USEC", ""), env.get("WATCHDOG_PID", "")
+    if not usec.isdigit() or (pid and pid != str(os.getpid())):
+        return None
+    return int(usec) / 2e6
+
+
 class DialerLoop:
-    def __init__(self, dialer: Dialer, poll: float = 2.0) -> None:
+    # After a tick asked for by an event or a wake, tick again this many seconds later: what the event
+    # announced may reach the database a moment after it (a leg's outcome, recorded by its hangup
+    # handler, ends the "in flight" count that held a callback back).
+    FOLLOW_UP = (1.0, 3.0, 7.0)
+
+    def __init__(
+        self,
+        dialer: Dialer,
+        poll: float = 30.0,
+        *,
+        action_rate: float = 1.0,
+        min_gap: float = 0.25,
+        beat: float = 5.0,
+    ) -> None:
         self.dialer, self.poll = dialer, poll
+        self.action_rate, self.min_gap = action_rate, min_gap
+        self.beat_every = min(beat, poll)
+        self.ticks = 0
+        self.failures = 0  # unexpected errors in a row
+        self.last_error = ""
+        self.watchdog = watchdog_interval()
+        self.healthy = threading.Event()  # set while ticks succeed
+
+    # --- the loop ------------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, wake: threading.Event) -> None:
-        """Tick until ``stop``: at once when ``wake`` is set (a new request), else every ``poll`` seconds
-        or at the next due time, with a heartbeat after each tick (at most two per ``poll``). AMI is kept
-        connected and re-made with backoff when it drops; meanwhile the loop keeps beating (AMI down)."""
-        dialer, poll = self.dialer, self.poll
+        """Tick until ``stop``; ``wake`` (a :class:`~wake.Waker`, or a plain Event) asks for a tick now."""
+        dialer = self.dialer
         ami: Ami | None = None
         backoff, retry_at, ami_error = 1.0, 0.0, ""
-        started, last_beat, last_ami_ok = utcnow(), 0.0, None
-        while not stop.is_set():
-            if ami is None and time.monotonic() >= retry_at:
-                try:
-                    ami = dialer.ami_factory()
-                    backoff, ami_error = 1.0, ""
-                except AmiError as exc:
-                    ami_error = str(exc) or type(exc).__name__
-                    log.warning("AMI unavailable (retry in %.0f s): %s", backoff, exc)
-                    retry_at = time.monotonic() + backoff
-                    backoff = min(backoff * 2, 60.0)
-            try:
-                report = (
-                    dialer.tick(ami) if ami is not None else TickReport(ami_down=ami_error or "not connected")
-                )
-                if report.dialled or report.expired or report.lost:
-                    log.info("tick: %s", report.summary())
-                if report.ami_down and ami is not None:
-                    ami.close()
-                    ami = None
-                    ami_error = report.ami_down
+        started = utcnow()
+        last_beat = last_dog = last_tick = 0.0
+        next_poll = 0.0  # tick at once on start
+        due_at: float | None = None
+        asked = True
+        chase: list[float] = []  # follow-up ticks after an event
+        try:
+            while not stop.is_set():
                 now = time.monotonic()
-                if now - last_beat >= poll / 2 or last_ami_ok != (not report.ami_down):
-                    dialer.beat("serve", poll, started, report)
-                    last_beat, last_ami_ok = now, not report.ami_down
-            except StoreError as exc:
-                log.warning("database unavailable: %s", exc)
-                dialer.drop_service()
-            wake.wait(self._sleep(poll) if ami is not None else poll)
-            wake.clear()
-        if ami is not None:
-            ami.close()
+                if ami is None and now >= retry_at:
+                    try:
+                        ami = self._connect()
+                        backoff, ami_error, asked = 1.0, "", True  # catch up on what was missed
+                    except AmiError as exc:
+                        ami_error = str(exc) or type(exc).__name__
+                        log.warning("AMI unavailable (retry in %.0f s): %s", backoff, exc)
+                        retry_at = now + backoff
+                        backoff = min(backoff * 2, 60.0)
+                chased = bool(chase) and now >= chase[0]
+                due = asked or chased or now >= next_poll or (due_at is not None and now >= due_at)
+                if due and now - last_tick >= self.min_gap:
+                    if asked:
+                        chase = [now + after for after in self.FOLLOW_UP]
+                    elif chased:
+                        chase = [t for t in chase if t > now]
+                    asked = False
+                    before = ami.sent if ami is not None else 0
+                    report = self._tick(ami, ami_error)
+                    last_tick = time.monotonic()
+                    self.ticks += 1
+                    if report is None:  # failed: try again after a growing pause
+                        next_poll = last_tick + min(self.poll, 2.0**self.failures)
+                    else:
+                        spent = (ami.sent - before) if ami is not None else 0
+                        next_poll = last_tick + max(self.poll, spent / self.action_rate)
+                        due_at = self._next_due()
+                        if report.ami_down and ami is not None:
+                            ami.close()
+                            ami, ami_error = None, report.ami_down
+                        if last_beat == 0.0 or last_tick - last_beat >= self.beat_every or report.ami_down:
+                            last_beat = self._beat(started, report) or last_beat
+                now = time.monotonic()
+                if self.healthy.is_set():
+                    if now - last_beat >= self.beat_every:
+                        last_beat = self._beat(started, TickReport(ami_down=ami_error)) or last_beat
+                    if self.watchdog and now - last_dog >= self.watchdog:
+                        sd_notify("WATCHDOG=1")
+                        last_dog = now
+                wake_at = [next_poll, last_beat + self.beat_every]
+                if due_at is not None:
+                    wake_at.append(due_at)
+                if self.watchdog:
+                    wake_at.append(last_dog + self.watchdog)
+                if ami is None:
+                    wake_at.append(retry_at)
+                if asked:
+                    wake_at.append(last_tick + self.min_gap)
+                if chase:
+                    wake_at.append(chase[0])
+                events, woken = self._wait(ami, wake, max(0.0, min(wake_at) - time.monotonic()))
+                if events is None:  # the connection dropped: make a new one, then tick
+                    if ami is not None:
+                        ami.close()
+                    ami, ami_error, asked = None, "AMI connection lost", True
+                elif woken or any(frees_agent(e) for e in events):
+                    asked = True
+        finally:
+            if ami is not None:
+                ami.close()
+            self.healthy.clear()
         dialer.stopped("serve")
         dialer.drop_service()
 
-    def _sleep(self, poll: float) -> float:
-        dialer = self.dialer
+    def _connect(self) -> Ami:
+        ami = self.dialer.ami_factory()
         try:
-            due = dialer.service.store.next_due()
+            if not ami.subscribe(WAKE_EVENTS):
+                log.info("AMI: the manager user may not set a Filter; queue events are filtered here")
+        except AmiError:
+            ami.close()
+            raise
+        return ami
+
+    def _tick(self, ami: Ami | None, ami_error: str) -> TickReport | None:
+        """One tick; None when it failed. Database errors are expected (the database comes back);
+        anything else is logged with its traceback and the loop goes on."""
+        try:
+            report = self.dialer.tick(ami) if ami is not None else TickReport(ami_down=ami_error or "down")
+        except StoreError as exc:
+            log.warning("database unavailable: %s", exc)
+            self.dialer.drop_service()
+            return self._failed(str(exc))
+        except Exception as exc:
+            log.exception("dialer tick failed")
+            self.dialer.drop_service()
+            return self._failed(f"{type(exc).__name__}: {exc}")
+        if report.dialled or report.expired or report.lost:
+            log.info("tick: %s", report.summary())
+        self.failures, self.last_error = 0, ""
+        self.healthy.set()
+        return report
+
+    def _failed(self, error: str) -> None:
+        self.failures += 1
+        self.last_error = error
+        self.healthy.clear()
+
+    def _beat(self, started: datetime, report: TickReport) -> float:
+        try:
+            self.dialer.beat("serve", self.beat_every, started, report)
+        except StoreError as exc:
+            log.warning("heartbeat not stored: %s", exc)
+            self.dialer.drop_service()
+            return 0.0
+        return time.monotonic()
+
+    def _next_due(self) -> float | None:
+        """When the next request falls due, on the monotonic clock; None when none is in the future
+        (one that is due already waits for an agent: the queue's events say when)."""
+        try:
+            due = self.dialer.service.store.next_due()
         except StoreError:
-            dialer.drop_service()
-            return poll
+            self.dialer.drop_service()
+            return None
         if due is None:
-            return poll
-        return max(0.05, min(poll, (due - dialer.service.clock()).total_seconds()))
+            return None
+        left = (due - self.dialer.service.clock()).total_seconds()
+        return time.monotonic() + left if left > 0 else None
+
+    @staticmethod
+    def _wait(ami: Ami | None, wake: threading.Event, timeout: float) -> tuple[list[Message] | None, bool]:
+        """Wait up to ``timeout`` for queue events or a wake; (events, woken). Events None: AMI dropped."""
+        if wake.is_set():
+            wake.clear()
+            if isinstance(wake, Waker):
+                wake.drain()
+            return ([] if ami is None else ami.take_events()), True
+        if ami is not None and ami.pending():
+            return _read(ami, 0.05)
+        if not isinstance(wake, Waker):  # a plain Event: wait in slices
+            fds = [ami.fileno()] if ami is not None else []
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                if fds and select.select(fds, [], [], 0)[0]:
+                    return _read(ami, 0.05)
+                if wake.wait(min(0.1, max(0.0, end - time.monotonic()))):
+                    wake.clear()
+                    return ([] if ami is None else ami.take_events()), True
+            return ([] if ami is None else ami.take_events()), False
+        fds = wake.filenos() + ([ami.fileno()] if ami is not None else [])
+        ready = select.select(fds, [], [], timeout)[0]
+        woken = wake.drain() or wake.is_set()
+        wake.clear()
+        if ami is not None and ami.fileno() in ready:
+            events, _ = _read(ami, 0.05)
+            return events, woken
+        return ([] if ami is None else ami.take_events()), woken
+
+
+def _read(ami: Ami | None, timeout: float) -> tuple[list[Message] | None, bool]:
+    if ami is None:
+        return [], False
+    try:
+        return ami.read_events(timeout), False
+    except AmiUnavailable as exc:
+        log.warning("AMI: %s", exc)
+        return None, False
