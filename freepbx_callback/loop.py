@@ -8,8 +8,9 @@ next poll waits at least N / ``action_rate`` seconds, so a backlog with nothing 
 ``action_rate`` actions a second. Bursts of events are folded into one tick per ``min_gap``.
 
 Supervision: an unexpected error in a tick is logged and the loop goes on (the next try backs off);
-heartbeats (doctor, the module page) and systemd's watchdog (``WATCHDOG=1``) are sent only while ticks
-succeed, so a dialer that keeps failing shows as stale and is restarted. An error outside the tick ends
+heartbeats (doctor, the module page) and systemd's watchdog (``WATCHDOG=1``) stop while ticks keep
+failing that way, so such a dialer shows as stale and is restarted (an unreachable database is not such
+a failure: the loop is well and a restart would not help). An error outside the tick ends
 :meth:`DialerLoop.run` with the exception; ``serve`` then exits non-zero.
 """
 
@@ -137,7 +138,7 @@ class DialerLoop:
                         chase = [t for t in chase if t > now]
                     asked = False
                     before = ami.sent if ami is not None else 0
-                    report = self._tick(ami, ami_error)
+                    report = self._tick(ami)
                     last_tick = time.monotonic()
                     self.ticks += 1
                     if report is None:  # failed: try again after a growing pause
@@ -193,29 +194,35 @@ class DialerLoop:
             raise
         return ami
 
-    def _tick(self, ami: Ami | None, ami_error: str) -> TickReport | None:
+    def _tick(self, ami: Ami | None) -> TickReport | None:
         """One tick; None when it failed. Database errors are expected (the database comes back);
         anything else is logged with its traceback and the loop goes on."""
         try:
-            report = self.dialer.tick(ami) if ami is not None else TickReport(ami_down=ami_error or "down")
+            # Without AMI the tick still replays the journal and expires (it tries AMI once itself).
+            report = self.dialer.tick(ami)
         except StoreError as exc:
+            # The loop is fine; the database is not (requests go to the journal meanwhile). A restart
+            # would not help and would cut FastAGI calls: the watchdog keeps hearing from the loop.
             log.warning("database unavailable: %s", exc)
             self.dialer.drop_service()
-            return self._failed(str(exc))
+            return self._failed(str(exc), healthy=True)
         except Exception as exc:
             log.exception("dialer tick failed")
             self.dialer.drop_service()
-            return self._failed(f"{type(exc).__name__}: {exc}")
+            return self._failed(f"{type(exc).__name__}: {exc}", healthy=False)
         if report.dialled or report.expired or report.lost:
             log.info("tick: %s", report.summary())
         self.failures, self.last_error = 0, ""
         self.healthy.set()
         return report
 
-    def _failed(self, error: str) -> None:
+    def _failed(self, error: str, healthy: bool) -> None:
         self.failures += 1
         self.last_error = error
-        self.healthy.clear()
+        if healthy:
+            self.healthy.set()
+        else:
+            self.healthy.clear()
 
     def _beat(self, started: datetime, report: TickReport) -> float:
         try:

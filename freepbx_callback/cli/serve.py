@@ -171,6 +171,7 @@ def serve(ctx: click.Context, listen: str, port: int, poll: float, no_dialer: bo
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
+    sd_notify("READY=1")  # FastAGI listens (bound above); the loop's first WATCHDOG=1 comes after this
     loop = None
     if not no_dialer:
         try:
@@ -186,7 +187,6 @@ def serve(ctx: click.Context, listen: str, port: int, poll: float, no_dialer: bo
         "off" if no_dialer else f"node {dialer.config.node} (wake socket {where!r})",
         dialer.journal.folder,
     )
-    sd_notify("READY=1")
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
