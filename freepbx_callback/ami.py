@@ -308,9 +308,24 @@ class Ami:
             raise AmiError(f"Originate refused: {reply.get('Message', reply)}")
         return reply
 
+    def _queue_action(self, name: str, queue: str) -> list[Message]:
+        """A queue listing; AmiUnavailable when Asterisk cannot list queues at all (app_queue not loaded:
+        Asterisk starting, reloading modules or shutting down), which is not an unknown queue."""
+        messages = self.action([("Action", name), ("Queue", queue)])
+        reply = messages[0]
+        if reply.get("Response") == "Error":
+            text = reply.get("Message", "")
+            if "invalid/unknown command" in text.lower():
+                raise AmiUnavailable(
+                    f"Asterisk has no queue module loaded ({name}: {text.split('.')[0]}): "
+                    "is it starting, reloading or shutting down?"
+                )
+            raise AmiError(f"{name} for queue {queue} refused: {text}")
+        return messages
+
     def queue_summary(self, queue: str) -> Message:
         """Members logged in and available, callers waiting and the longest hold time of ``queue``."""
-        for message in self.action([("Action", "QueueSummary"), ("Queue", queue)]):
+        for message in self._queue_action("QueueSummary", queue):
             if message.get("Event") == "QueueSummary" and message.get("Queue") == queue:
                 return message
         raise AmiError(f"queue {queue} is not known to Asterisk")
@@ -319,7 +334,7 @@ class Ami:
         """The callers waiting in ``queue`` (QueueEntry events: Position, Wait in seconds, ...)."""
         return [
             m
-            for m in self.action([("Action", "QueueStatus"), ("Queue", queue)])
+            for m in self._queue_action("QueueStatus", queue)
             if m.get("Event") == "QueueEntry" and m.get("Queue") == queue
         ]
 

@@ -14,7 +14,7 @@ import click
 from .. import freepbx
 from ..agi.fastagi import DEFAULT_PORT, FastAgiServer
 from ..agi.run import service_from_env
-from ..ami import Ami, AmiConfig
+from ..ami import Ami, AmiConfig, AmiError
 from ..dialer import CRON_INTERVAL, Dialer, DialerConfig
 from ..journal import Journal
 from ..loop import DialerLoop, sd_notify
@@ -23,6 +23,7 @@ from ..wake import Waker
 from .base import Context, Group, cli, emit, fail, json_option, service_of, table
 
 log = logging.getLogger("freepbx_callback")
+AMI_UNAVAILABLE = 5  # `dial`'s exit status when the manager cannot be reached or logged in to
 spool_option = click.option(
     "--spool",
     type=click.Path(file_okay=False, path_type=Path),
@@ -92,7 +93,10 @@ def make_dialer(
     assert context is not None
     service = service_of(ctx)
     values = freepbx.settings(service.store)
-    ami_config = AmiConfig.resolve(ami_url, freepbx.ami_config(values))
+    try:
+        ami_config = AmiConfig.resolve(ami_url, freepbx.ami_config(values))
+    except AmiError as exc:
+        fail(str(exc), 2)
     settings: dict[str, Any] = {
         "dial_template": dial_template,
         "agent_timeout": agent_timeout,
@@ -114,12 +118,16 @@ def make_dialer(
 @json_option
 @click.pass_context
 def dial(ctx: click.Context, as_json: bool, **options: Any) -> None:
-    """One dialer tick (run it from cron every minute): replay, recover, expire, call back."""
+    """One dialer tick (run it from cron every minute): replay, recover, expire, call back.
+    Exits 5 when Asterisk's manager cannot be reached or refuses the login (after replaying and
+    expiring what it could), so that cron reports it."""
     dialer = make_dialer(ctx, **options)
     started = utcnow()
     report = dialer.tick()
     dialer.beat("cron", CRON_INTERVAL, started, report)
     emit(report.__dict__, as_json, lambda: click.echo(report.summary()))
+    if report.ami_down:
+        fail(f"no callback placed: AMI unavailable: {report.ami_down}", AMI_UNAVAILABLE)
 
 
 @cli.command()
