@@ -142,3 +142,63 @@ def test_the_loop_feeds_systemds_watchdog(dsn: Dsn, tmp_path: Path) -> None:
     assert got[0] == "READY=1", got
     assert got.count("WATCHDOG=1") >= 4, got  # a poll of 30 s, yet the loop wakes for the watchdog
     assert got[-1] == "STOPPING=1", got
+
+
+FAILING_TICKS = """
+import sys
+from freepbx_callback import dialer
+calls = [0]
+real_tick = dialer.Dialer.tick
+def tick(self, *args):
+    calls[0] += 1
+    if calls[0] > 2:
+        raise RuntimeError("injected: every tick fails from now on")
+    return real_tick(self, *args)
+dialer.Dialer.tick = tick
+sys.argv[0] = "freepbx-callback"
+from freepbx_callback.cli import main
+main()
+"""
+
+
+def test_ticks_that_keep_failing_leave_serve_up_but_stop_the_watchdog_and_the_heartbeat(
+    dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    service.set_queue("400", enabled=True, did="5551000")
+    path = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(path))
+        notify.settimeout(0.2)
+        env = {"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "1000000"}
+        args = ["--ami", f"ami://x:y@127.0.0.1:{free_port()}", "--poll", "1", "--node", "sick"]
+        serve = ServeProcess(
+            dsn.url(), tmp_path / "spool", args, env=env, python=[sys.executable, "-c", FAILING_TICKS]
+        )
+        with serve:
+            wait_for(lambda: "injected: every tick fails" in serve.read(), 20, message="a tick failed")
+            while True:  # what was sent before the failures
+                try:
+                    notify.recv(256)
+                except TimeoutError:
+                    break
+            time.sleep(3)
+            later: list[str] = []
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    later.append(notify.recv(256).decode())
+            assert "WATCHDOG=1" not in later, later
+            assert serve.process is not None and serve.process.poll() is None, "serve stays up"
+
+            def doctor() -> dict[str, object]:
+                out = serve.cli("doctor", "--json", "--spool", str(serve.spool), check=False).stdout
+                return json.loads(out)  # type: ignore[no-any-return]
+
+            report = wait_for(
+                lambda: (d := doctor())["daemon"]["up"] is False and d,  # type: ignore[index]
+                30,
+                message="doctor sees the dialer stale",
+            )
+            [daemon] = [c for c in report["checks"] if c["check"] == "daemon"]  # type: ignore[union-attr]
+            assert daemon["ok"] is False and "not stopped cleanly" in daemon["detail"], daemon
+        log = serve.read()
+    assert log.count("dialer tick failed") >= 3, "the loop survived the failures and tried again"
