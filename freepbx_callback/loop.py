@@ -143,6 +143,7 @@ class DialerLoop:
                     self.ticks += 1
                     if report is None:  # failed: try again after a growing pause
                         next_poll = last_tick + min(self.poll, 2.0**self.failures)
+                        due_at = None
                     else:
                         spent = (ami.sent - before) if ami is not None else 0
                         next_poll = last_tick + max(self.poll, spent / self.action_rate)
@@ -151,25 +152,27 @@ class DialerLoop:
                             ami.close()
                             ami, ami_error = None, report.ami_down
                         if last_beat == 0.0 or last_tick - last_beat >= self.beat_every or report.ami_down:
-                            last_beat = self._beat(started, report) or last_beat
+                            self._beat(started, report)
+                            last_beat = last_tick
                 now = time.monotonic()
                 if self.healthy.is_set():
                     if now - last_beat >= self.beat_every:
-                        last_beat = self._beat(started, TickReport(ami_down=ami_error)) or last_beat
+                        self._beat(started, TickReport(ami_down=ami_error))
+                        last_beat = now
                     if self.watchdog and now - last_dog >= self.watchdog:
                         sd_notify("WATCHDOG=1")
                         last_dog = now
-                wake_at = [next_poll, last_beat + self.beat_every]
-                if due_at is not None:
-                    wake_at.append(due_at)
-                if self.watchdog:
-                    wake_at.append(last_dog + self.watchdog)
-                if ami is None:
-                    wake_at.append(retry_at)
+                # Sleep until the next reason to act (never a busy wait: a tick no sooner than min_gap).
+                tick_at = [next_poll, *chase[:1], *([due_at] if due_at is not None else [])]
                 if asked:
-                    wake_at.append(last_tick + self.min_gap)
-                if chase:
-                    wake_at.append(chase[0])
+                    tick_at.append(now)
+                wake_at = [max(min(tick_at), last_tick + self.min_gap)]
+                if self.healthy.is_set():
+                    wake_at.append(last_beat + self.beat_every)
+                    if self.watchdog:
+                        wake_at.append(last_dog + self.watchdog)
+                if ami is None:
+                    wake_at.append(max(retry_at, now + self.min_gap))
                 events, woken = self._wait(ami, wake, max(0.0, min(wake_at) - time.monotonic()))
                 if events is None:  # the connection dropped: make a new one, then tick
                     if ami is not None:
@@ -224,14 +227,12 @@ class DialerLoop:
         else:
             self.healthy.clear()
 
-    def _beat(self, started: datetime, report: TickReport) -> float:
+    def _beat(self, started: datetime, report: TickReport) -> None:
         try:
             self.dialer.beat("serve", self.beat_every, started, report)
         except StoreError as exc:
             log.warning("heartbeat not stored: %s", exc)
             self.dialer.drop_service()
-            return 0.0
-        return time.monotonic()
 
     def _next_due(self) -> float | None:
         """When the next request falls due, on the monotonic clock; None when none is in the future

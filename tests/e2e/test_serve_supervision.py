@@ -144,6 +144,11 @@ def test_the_loop_feeds_systemds_watchdog(dsn: Dsn, tmp_path: Path) -> None:
     assert got[-1] == "STOPPING=1", got
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 FAILING_TICKS = """
 import sys
 from freepbx_callback import dialer
@@ -181,7 +186,9 @@ def test_ticks_that_keep_failing_leave_serve_up_but_stop_the_watchdog_and_the_he
                     notify.recv(256)
                 except TimeoutError:
                     break
+            cpu_before = cpu_seconds(serve.pid)
             time.sleep(3)
+            assert cpu_seconds(serve.pid) - cpu_before < 1.5, "a failing dialer must not busy-wait"
             later: list[str] = []
             with contextlib.suppress(TimeoutError):
                 while True:
