@@ -141,7 +141,7 @@ def dial(ctx: click.Context, as_json: bool, **options: Any) -> None:
 )
 @click.option(
     "--poll",
-    type=click.FloatRange(0.5, 3600),
+    type=click.FloatRange(0.1, 3600),
     default=30.0,
     show_default=True,
     help="Safety poll: seconds between dialer ticks when no queue event, request or due retry wakes it.",
