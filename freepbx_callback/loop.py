@@ -106,8 +106,8 @@ class DialerLoop:
 
     # --- the loop ------------------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event, wake: threading.Event) -> None:
-        """Tick until ``stop``; ``wake`` (a :class:`~wake.Waker`, or a plain Event) asks for a tick now."""
+    def run(self, stop: threading.Event, wake: Waker) -> None:
+        """Tick until ``stop``; ``wake`` asks for a tick now (``stop`` must be followed by ``wake.set()``)."""
         dialer = self.dialer
         ami: Ami | None = None
         backoff, retry_at, ami_error = 1.0, 0.0, ""
@@ -248,25 +248,14 @@ class DialerLoop:
         return time.monotonic() + left if left > 0 else None
 
     @staticmethod
-    def _wait(ami: Ami | None, wake: threading.Event, timeout: float) -> tuple[list[Message] | None, bool]:
+    def _wait(ami: Ami | None, wake: Waker, timeout: float) -> tuple[list[Message] | None, bool]:
         """Wait up to ``timeout`` for queue events or a wake; (events, woken). Events None: AMI dropped."""
         if wake.is_set():
             wake.clear()
-            if isinstance(wake, Waker):
-                wake.drain()
+            wake.drain()
             return ([] if ami is None else ami.take_events()), True
         if ami is not None and ami.pending():
             return _read(ami, 0.05)
-        if not isinstance(wake, Waker):  # a plain Event: wait in slices
-            fds = [ami.fileno()] if ami is not None else []
-            end = time.monotonic() + timeout
-            while time.monotonic() < end:
-                if fds and select.select(fds, [], [], 0)[0]:
-                    return _read(ami, 0.05)
-                if wake.wait(min(0.1, max(0.0, end - time.monotonic()))):
-                    wake.clear()
-                    return ([] if ami is None else ami.take_events()), True
-            return ([] if ami is None else ami.take_events()), False
         fds = wake.filenos() + ([ami.fileno()] if ami is not None else [])
         ready = select.select(fds, [], [], timeout)[0]
         woken = wake.drain() or wake.is_set()
