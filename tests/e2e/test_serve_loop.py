@@ -1,6 +1,7 @@
 """`serve`'s dialer loop on a real Asterisk 22, through a TCP proxy that counts every AMI action it sends:
-with a due request waiting for an agent it sends next to nothing; an agent who becomes free and a
-`request add` from the CLI each release a callback at once, long before the (60 s) safety poll."""
+with a due request waiting for an agent it sends next to nothing; an agent who becomes free, a call
+that ends, and a `request add` or `request retry` from the CLI each release a callback at once, long
+before the (60 s) safety poll."""
 
 from __future__ import annotations
 
@@ -77,5 +78,10 @@ def test_idle_backlog_costs_next_to_no_actions_and_events_or_the_cli_release_at_
             wait_for(lambda: len(agent.invites()) == 4, 25, message="fourth released once the agent is free")
             for rid in (third, fourth):
                 wait_for(lambda rid=rid: service.get(rid).status is Status.DONE, 40, message="done")
+            # 5. `request retry` from the CLI wakes it too.
+            time.sleep(8)  # the follow-up ticks after the last call (up to 7 s) are over
+            serve.cli("request", "retry", str(first))
+            wait_for(lambda: len(agent.invites()) == 5, SOON, message="the agent rung after request retry")
+            wait_for(lambda: service.get(first).status is Status.DONE, 40, message="the retry done")
         log = serve.read()
     assert "Traceback" not in log, log
