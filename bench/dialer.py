@@ -28,9 +28,11 @@ from freepbx_callback.config import Dsn  # noqa: E402
 from freepbx_callback.dialer import Dialer, DialerConfig  # noqa: E402
 from freepbx_callback.dialplan.render import render  # noqa: E402
 from freepbx_callback.journal import Journal  # noqa: E402
+from freepbx_callback.loop import DialerLoop  # noqa: E402
 from freepbx_callback.models import Outcome  # noqa: E402
 from freepbx_callback.service import CallbackService, utcnow  # noqa: E402
 from freepbx_callback.store import Store  # noqa: E402
+from freepbx_callback.wake import Waker  # noqa: E402
 from tests.testbed.asterisk import AsteriskInstance  # noqa: E402
 from tests.testbed.asterisk_root import ensure_root  # noqa: E402
 from tests.testbed.callbacks import CallbackBed  # noqa: E402
@@ -156,7 +158,7 @@ def latency_table(server: MariaDB, root: Path) -> list[tuple[str, str]]:
         Journal(Path(tempfile.mkdtemp(prefix="qcb-bench-"))),
         DialerConfig(node="bench", dial_template="PJSIP/{number}@trunk"),
     )
-    stop, wake = threading.Event(), threading.Event()
+    stop, wake = threading.Event(), Waker()
     fast.on_request = wake.set
     rows = []
 
@@ -167,7 +169,7 @@ def latency_table(server: MariaDB, root: Path) -> list[tuple[str, str]]:
 
     try:
         with agent, customer:
-            loop = threading.Thread(target=dialer.run, args=(stop, wake, 2.0), daemon=True)
+            loop = threading.Thread(target=DialerLoop(dialer, 2.0).run, args=(stop, wake), daemon=True)
             loop.start()
             time.sleep(1)
             woken, polled = [], []
@@ -185,6 +187,7 @@ def latency_table(server: MariaDB, root: Path) -> list[tuple[str, str]]:
             stop.set()
             wake.set()
             loop.join(timeout=10)
+            wake.close()
         tick = []
         for _ in range(5):
             start = time.perf_counter()

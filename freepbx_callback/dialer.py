@@ -1,4 +1,4 @@
-"""The callback dialer: one tick (cron) and the long-running loop (``serve``).
+"""The callback dialer: one tick (cron; the long-running loop of ``serve`` is in :mod:`loop`).
 
 A tick: replay the journal; give back claims of dialers that died; expire what waited past its window;
 then per enabled queue release at most (free agents - callbacks already in flight) due requests, oldest
@@ -12,8 +12,6 @@ import logging
 import os
 import re
 import socket
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,7 +21,7 @@ from .ami import Ami, AmiError, AmiUnavailable, Message, OriginateRefused
 from .dialing import SETTLE_SECONDS
 from .journal import Journal
 from .models import CONNECTED_AT, Attempt, Heartbeat, Mode, Outcome, QueueSettings, Request
-from .service import CallbackService, utcnow
+from .service import CallbackService
 from .store import StoreError
 
 log = logging.getLogger(__name__)
@@ -324,56 +322,3 @@ class Dialer:
             self.service.node_stopped(self.config.node, kind, os.getpid())
         except StoreError as exc:
             log.warning("could not record the stop: %s", exc)
-
-    # --- the long-running loop ---------------------------------------------------------------------
-
-    def run(self, stop: threading.Event, wake: threading.Event, poll: float = 2.0) -> None:
-        """Tick until ``stop``: at once when ``wake`` is set (a new request), else every ``poll`` seconds
-        or at the next due time, with a heartbeat after each tick (at most two per ``poll``). AMI is kept
-        connected and re-made with backoff when it drops; meanwhile the loop keeps beating (AMI down)."""
-        ami: Ami | None = None
-        backoff, retry_at, ami_error = 1.0, 0.0, ""
-        started, last_beat, last_ami_ok = utcnow(), 0.0, None
-        while not stop.is_set():
-            if ami is None and time.monotonic() >= retry_at:
-                try:
-                    ami = self.ami_factory()
-                    backoff, ami_error = 1.0, ""
-                except AmiError as exc:
-                    ami_error = str(exc) or type(exc).__name__
-                    log.warning("AMI unavailable (retry in %.0f s): %s", backoff, exc)
-                    retry_at = time.monotonic() + backoff
-                    backoff = min(backoff * 2, 60.0)
-            try:
-                report = (
-                    self.tick(ami) if ami is not None else TickReport(ami_down=ami_error or "not connected")
-                )
-                if report.dialled or report.expired or report.lost or report.hung_up:
-                    log.info("tick: %s", report.summary())
-                if report.ami_down and ami is not None:
-                    ami.close()
-                    ami = None
-                    ami_error = report.ami_down
-                now = time.monotonic()
-                if now - last_beat >= poll / 2 or last_ami_ok != (not report.ami_down):
-                    self.beat("serve", poll, started, report)
-                    last_beat, last_ami_ok = now, not report.ami_down
-            except StoreError as exc:
-                log.warning("database unavailable: %s", exc)
-                self.drop_service()
-            wake.wait(self._sleep(poll) if ami is not None else poll)
-            wake.clear()
-        if ami is not None:
-            ami.close()
-        self.stopped("serve")
-        self.drop_service()
-
-    def _sleep(self, poll: float) -> float:
-        try:
-            due = self.service.store.next_due()
-        except StoreError:
-            self.drop_service()
-            return poll
-        if due is None:
-            return poll
-        return max(0.05, min(poll, (due - self.service.clock()).total_seconds()))

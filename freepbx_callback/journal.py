@@ -3,7 +3,9 @@
 One JSON file per request, written to a temporary name, fsync'ed and renamed (then the folder is
 fsync'ed), so a file either holds a whole request or does not exist. Replaying a file and deleting it is
 exactly-once because the request row carries the caller's channel uniqueid under a unique key: a replay
-interrupted after the insert finds the row on the next run and only deletes the file.
+interrupted after the insert finds the row on the next run and only deletes the file. Several processes
+may replay one folder at once (``serve`` and the cron ``dial``): a file that vanishes under one of them
+was taken by another and is skipped.
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ class Journal:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
                 items.append((path, LegEntry(**data) if data.get("kind") == "leg" else Entry(**data)))
+            except FileNotFoundError:
+                continue  # another process (the cron `dial`, `journal replay`) replayed it meanwhile
             except (OSError, ValueError, TypeError) as exc:
                 self.set_aside(path, f"unreadable: {exc}")
         return items
@@ -123,12 +127,16 @@ class Journal:
         path.unlink(missing_ok=True)
         self._sync_folder(self.folder)
 
-    def set_aside(self, path: Path, reason: str) -> Path:
-        """Move a journaled request that cannot be stored to ``rejected/`` with the reason beside it."""
+    def set_aside(self, path: Path, reason: str) -> Path | None:
+        """Move a journaled request that cannot be stored to ``rejected/`` with the reason beside it;
+        None when another process took the file first (it replayed or set it aside itself)."""
         rejected = self.folder / "rejected"
         rejected.mkdir(mode=0o750, exist_ok=True)
         target = rejected / path.name
-        os.replace(path, target)
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            return None
         target.with_suffix(".reason").write_text(reason + "\n", encoding="utf-8")
         self._sync_folder(self.folder)
         return target

@@ -79,7 +79,10 @@ class Store:
         self._depth = 0
 
     @classmethod
-    def connect(cls, dsn: Dsn, timeout: int = 5) -> Store:
+    def connect(cls, dsn: Dsn, timeout: int = 5, io_timeout: int | None = None) -> Store:
+        """``timeout``: seconds to connect; ``io_timeout``: seconds any one read or write may wait on the
+        server (a network partition then fails fast as StoreUnavailable instead of hanging until TCP gives
+        up). Leave it None for work that may run long (migrations, purges)."""
         kwargs: dict[str, Any] = dict(
             user=dsn.user,
             password=dsn.password,
@@ -88,6 +91,8 @@ class Store:
             charset="utf8mb4",
             autocommit=True,
         )
+        if io_timeout is not None:
+            kwargs.update(read_timeout=io_timeout, write_timeout=io_timeout)
         kwargs.update(unix_socket=dsn.unix_socket) if dsn.unix_socket else kwargs.update(
             host=dsn.host, port=dsn.port
         )

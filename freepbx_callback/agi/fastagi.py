@@ -53,7 +53,7 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
     ) -> None:
         self.service_factory = service
         self.journal = journal or Journal()
-        self.on_request: Callable[[], None] | None = None  # e.g. wake the dialer after a new request
+        self.on_request: Callable[[], None] | None = None  # wake the dialer after a request or an outcome
         self.calls = 0
         self._lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -84,7 +84,7 @@ class _Handler(socketserver.StreamRequestHandler):
             channel = SessionChannel(session)
             channel.set_variable(SERVED_MARK, "fastagi")  # before any work: the fallback must not run
             handler(channel, service, args, self.server.journal)
-            if route == "request" and self.server.on_request is not None:
+            if self.server.on_request is not None:  # a new request, or a leg that ended
                 self.server.on_request()
         except Hangup:
             pass

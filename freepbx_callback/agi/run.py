@@ -11,6 +11,10 @@ from .channel import PystChannel
 from .outcome import handle_outcome
 from .request import handle_request
 
+# Seconds one database read or write may take on a call: after a network partition the caller is
+# journaled ("accepted") this long after the last answer instead of waiting in silence for TCP.
+CALLER_IO_TIMEOUT = 4
+
 
 def service_from_env(dsn_flag: str | None = None) -> CallbackService:
     """A service on the configured database; a missing config counts as an unreachable database."""
@@ -18,7 +22,7 @@ def service_from_env(dsn_flag: str | None = None) -> CallbackService:
         dsn = resolve_dsn(dsn_flag)
     except ConfigError as exc:
         raise StoreUnavailable(str(exc)) from None
-    return CallbackService(Store.connect(dsn, timeout=3))
+    return CallbackService(Store.connect(dsn, timeout=3, io_timeout=CALLER_IO_TIMEOUT))
 
 
 def request_main(argv: list[str]) -> int:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import click
 
-from .. import freepbx
+from .. import freepbx, wake
 from ..ami import Ami, AmiConfig, AmiError
 from ..dialer import end_cancelled_call
+from ..journal import spool_folder
 from ..models import Request, Status
 from ..service import CallbackService
+from ..store import StoreError
 from .base import DURATION, Group, cli, emit, fail, json_option, service_of, show_mapping, table
 
 # --- requests -----------------------------------------------------------------------------------------
@@ -20,6 +23,19 @@ from .base import DURATION, Group, cli, emit, fail, json_option, service_of, sho
 @cli.group(cls=Group)
 def request() -> None:
     """Callback requests."""
+
+
+def wake_serve(ctx: click.Context) -> bool:
+    """Best-effort: tell a running ``serve`` (the one whose journal folder is this host's spool, as
+    ``serve`` finds it: $QCB_SPOOL, else FreePBX's ASTSPOOLDIR/qcb) to tick now instead of at its poll."""
+    folder = None
+    if not os.environ.get("QCB_SPOOL"):
+        try:
+            values = freepbx.settings(service_of(ctx).store)
+            folder = freepbx.spool_dir(values) if values else None
+        except StoreError:
+            folder = None
+    return wake.wake(folder or spool_folder())
 
 
 REQUEST_HEADERS = ["id", "queue", "number", "did", "status", "attempts", "requested_at", "next_attempt_at"]
@@ -63,7 +79,9 @@ def request_add(
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     elif result.kind == "created":
         click.echo(result.message)
-    if result.kind != "created":
+    if result.kind == "created":
+        wake_serve(ctx)
+    else:
         fail(result.message, 4 if result.kind == "duplicate" else 1)
 
 
@@ -108,6 +126,8 @@ def request_show(ctx: click.Context, request_id: int, as_json: bool) -> None:
 def _change(ctx: click.Context, verb: str, request_id: int, as_json: bool) -> None:
     service = service_of(ctx)
     item = service.cancel(request_id) if verb == "cancel" else service.retry(request_id)
+    if verb == "retry":
+        wake_serve(ctx)
     emit(item.to_dict(), as_json, lambda: click.echo(f"request {item.id} is now {item.status.value}"))
 
 

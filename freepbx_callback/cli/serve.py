@@ -14,13 +14,16 @@ import click
 from .. import freepbx
 from ..agi.fastagi import DEFAULT_PORT, FastAgiServer
 from ..agi.run import service_from_env
-from ..ami import Ami, AmiConfig
+from ..ami import Ami, AmiConfig, AmiError
 from ..dialer import CRON_INTERVAL, Dialer, DialerConfig
 from ..journal import Journal
+from ..loop import DialerLoop, sd_notify
 from ..service import CallbackService, utcnow
+from ..wake import Waker
 from .base import Context, Group, cli, emit, fail, json_option, service_of, table
 
 log = logging.getLogger("freepbx_callback")
+AMI_UNAVAILABLE = 5  # `dial`'s exit status when the manager cannot be reached or logged in to
 spool_option = click.option(
     "--spool",
     type=click.Path(file_okay=False, path_type=Path),
@@ -90,7 +93,10 @@ def make_dialer(
     assert context is not None
     service = service_of(ctx)
     values = freepbx.settings(service.store)
-    ami_config = AmiConfig.resolve(ami_url, freepbx.ami_config(values))
+    try:
+        ami_config = AmiConfig.resolve(ami_url, freepbx.ami_config(values))
+    except AmiError as exc:
+        fail(str(exc), 2)
     settings: dict[str, Any] = {
         "dial_template": dial_template,
         "agent_timeout": agent_timeout,
@@ -112,12 +118,16 @@ def make_dialer(
 @json_option
 @click.pass_context
 def dial(ctx: click.Context, as_json: bool, **options: Any) -> None:
-    """One dialer tick (run it from cron every minute): replay, recover, expire, call back."""
+    """One dialer tick (run it from cron every minute): replay, recover, expire, call back.
+    Exits 5 when Asterisk's manager cannot be reached or refuses the login (after replaying and
+    expiring what it could), so that cron reports it."""
     dialer = make_dialer(ctx, **options)
     started = utcnow()
     report = dialer.tick()
     dialer.beat("cron", CRON_INTERVAL, started, report)
     emit(report.__dict__, as_json, lambda: click.echo(report.summary()))
+    if report.ami_down:
+        fail(f"no callback placed: AMI unavailable: {report.ami_down}", AMI_UNAVAILABLE)
 
 
 @cli.command()
@@ -131,16 +141,17 @@ def dial(ctx: click.Context, as_json: bool, **options: Any) -> None:
 )
 @click.option(
     "--poll",
-    type=float,
-    default=2.0,
+    type=click.FloatRange(0.1, 3600),
+    default=30.0,
     show_default=True,
-    help="Seconds between dialer ticks when nothing wakes it earlier.",
+    help="Safety poll: seconds between dialer ticks when no queue event, request or due retry wakes it.",
 )
 @click.option("--no-dialer", is_flag=True, help="Only serve FastAGI (cron runs the dialer).")
 @dialer_options
 @click.pass_context
 def serve(ctx: click.Context, listen: str, port: int, poll: float, no_dialer: bool, **options: Any) -> None:
-    """FastAGI server (agi://LISTEN:PORT/request, /outcome) and the dialer loop, woken by each new request."""
+    """FastAGI server (agi://LISTEN:PORT/request, /outcome) and the dialer loop, woken by queue events
+    and each new request. Exits 1 if the dialer loop dies; under systemd it sends READY and WATCHDOG."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     context = ctx.find_object(Context)
     assert context is not None
@@ -149,36 +160,54 @@ def serve(ctx: click.Context, listen: str, port: int, poll: float, no_dialer: bo
         server = FastAgiServer((listen, port), lambda: service_from_env(context.dsn_flag), dialer.journal)
     except OSError as exc:
         fail(f"cannot listen on {listen}:{port}: {exc.strerror or exc}", 2)
-    stop, wake = threading.Event(), threading.Event()
+    stop, wake = threading.Event(), Waker()
     server.on_request = wake.set
+    died: list[BaseException] = []
 
     def shutdown(*_: Any) -> None:
         stop.set()
         wake.set()
         threading.Thread(target=server.shutdown, daemon=True).start()
 
+    def run_dialer() -> None:
+        try:
+            DialerLoop(dialer, poll).run(stop, wake)
+        except BaseException as exc:
+            log.critical("the dialer loop died; stopping serve", exc_info=True)
+            died.append(exc)
+            shutdown()
+
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
+    sd_notify("READY=1")  # FastAGI listens (bound above); the loop's first WATCHDOG=1 comes after this
     loop = None
     if not no_dialer:
-        loop = threading.Thread(target=dialer.run, args=(stop, wake, poll), daemon=True)
+        try:
+            where = wake.listen(dialer.journal.folder)
+        except OSError as exc:
+            fail(f"cannot bind the wake socket in {dialer.journal.folder}: {exc.strerror or exc}", 2)
+        loop = threading.Thread(target=run_dialer, name="dialer", daemon=True)
         loop.start()
     log.info(
         "FastAGI on agi://%s:%d, dialer %s, journal %s",
         listen,
         server.server_address[1],
-        "off" if no_dialer else f"node {dialer.config.node}",
+        "off" if no_dialer else f"node {dialer.config.node} (wake socket {where!r})",
         dialer.journal.folder,
     )
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
+        sd_notify("STOPPING=1")
         stop.set()
         wake.set()
         if loop is not None:
             loop.join(timeout=10)
         server.server_close()
+        wake.close()
         log.info("stopped after %d FastAGI call(s)", server.calls)
+    if died:
+        fail(f"the dialer loop died: {type(died[0]).__name__}: {died[0]}", 1)
 
 
 @cli.group(cls=Group)

@@ -165,7 +165,7 @@ def test_a_cron_dial_tick_beats_too(
     result = CliRunner().invoke(
         cli, ["--dsn", db_dsn, "dial", "--ami", closed_ami, "--node", "cron-a", "--spool", str(tmp_path)]
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 5 and "AMI unavailable" in result.output, result.output  # cron sees it
     [node] = service.nodes()
     assert (node.node, node.kind, node.tick_seconds, node.ami_ok, node.up) == (
         "cron-a",

@@ -167,12 +167,13 @@ AmiMessage = dict[str, str]
 
 
 class AmiClient(Ami):
-    """The project's AMI client, with the test bed's habits: login errors are TestbedErrors and waiting
-    for an event that never comes fails the test."""
+    """The project's AMI client, with the test bed's habits: it sees every event (the last
+    ``MAX_EVENTS`` are kept), login errors are TestbedErrors and waiting for an event that never comes
+    fails the test."""
 
     def __init__(self, host: str, port: int, username: str, secret: str, timeout: float = 10.0) -> None:
         try:
-            super().__init__(AmiConfig(username, secret, host, port), timeout)
+            super().__init__(AmiConfig(username, secret, host, port), timeout, events="on")
         except AmiUnavailable as exc:
             raise TestbedError(str(exc)) from None
 

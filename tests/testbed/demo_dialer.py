@@ -14,8 +14,10 @@ from freepbx_callback.ami import Ami, AmiConfig
 from freepbx_callback.config import Dsn
 from freepbx_callback.dialer import Dialer, DialerConfig
 from freepbx_callback.journal import Journal
+from freepbx_callback.loop import DialerLoop
 from freepbx_callback.service import CallbackService
 from freepbx_callback.store import Store
+from freepbx_callback.wake import Waker
 from tests.testbed.asterisk import AsteriskInstance
 from tests.testbed.sipp import SipMessage, Uas, pjsip_peer
 
@@ -48,8 +50,8 @@ def running_dialer(bed: AsteriskInstance, dsn: str, spool: Path) -> Iterator[Dia
         Journal(spool),
         DialerConfig(node="demo", dial_template="PJSIP/{number}@trunk", ring_timeout=15),
     )
-    stop, wake = threading.Event(), threading.Event()
-    thread = threading.Thread(target=dialer.run, args=(stop, wake, 1.0), daemon=True)
+    stop, wake = threading.Event(), Waker()
+    thread = threading.Thread(target=DialerLoop(dialer, 1.0).run, args=(stop, wake), daemon=True)
     thread.start()
     try:
         yield dialer
@@ -57,6 +59,7 @@ def running_dialer(bed: AsteriskInstance, dsn: str, spool: Path) -> Iterator[Dia
         stop.set()
         wake.set()
         thread.join(timeout=10)
+        wake.close()
 
 
 def _at(message: SipMessage) -> datetime:

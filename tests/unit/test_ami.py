@@ -58,7 +58,7 @@ def test_list_action_collects_events_until_complete(manager: tuple[int, list[str
         "Event: QueueSummary\r\nQueue: 400\r\nAvailable: 2\r\nActionID: {id}\r\n\r\n"
         "Event: QueueSummaryComplete\r\nEventList: Complete\r\nActionID: {id}\r\n\r\n"
     )
-    ami = Ami(AmiConfig("u", "s", "127.0.0.1", port))
+    ami = Ami(AmiConfig("u", "s", "127.0.0.1", port), events="on")
     assert ami.queue_summary("400")["Available"] == "2"
     assert [e["Event"] for e in ami.events] == ["FullyBooted"]
 

@@ -42,3 +42,11 @@ def test_systemd_unit_stays_off_freepbx_cores_fastagi_port() -> None:
     args = shlex.split(exec_start.removeprefix("ExecStart="))
     assert args[args.index("--port") + 1] == str(DEFAULT_PORT) == "4577"
     assert "4573" not in unit
+
+
+def test_systemd_unit_waits_for_ready_and_watches_the_dialer() -> None:
+    unit = (CONTRIB / "freepbx-callback.service").read_text().splitlines()
+    assert "Type=notify" in unit and "NotifyAccess=main" in unit
+    [watchdog] = [x for x in unit if x.startswith("WatchdogSec=")]
+    assert 10 <= int(watchdog.removeprefix("WatchdogSec=")) <= 120
+    assert "Restart=always" in unit
