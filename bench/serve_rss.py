@@ -62,8 +62,13 @@ EXTENSIONS = """
 [qcb-bench-agent]
 {agents}
 
-; customers: answer, hang up at once
+; customers: a Dial that a phone answers and hangs up at once (a Local channel answered by its own
+; dialplan would count as a failed route, not a customer reached)
 [qcb-bench-customer]
+exten => _X.,1,Dial(Local/${EXTEN}@qcb-bench-phone,10)
+ same => n,Hangup()
+
+[qcb-bench-phone]
 exten => _X.,1,Answer()
  same => n,Wait(0.2)
  same => n,Hangup()
@@ -86,7 +91,7 @@ def closed(service: CallbackService) -> int:
 
 def add_requests(service: CallbackService, start: int, count: int) -> None:
     for n in range(start, start + count):
-        result = service.request("400", f"212{n:07d}")
+        result = service.request("400", f"212{2000000 + n:07d}")
         if result.request is None:
             raise SystemExit(f"request {n} refused: {result.message}")
 

@@ -37,7 +37,7 @@ def test_a_partition_mid_call_journals_the_request_within_the_io_timeout(
     journal = Journal(tmp_path / "spool")
     with TcpProxy(dsn.port, dsn.host) as proxy:
         behind = dataclasses.replace(dsn, port=proxy.port)
-        channel = PartitionedCaller(env={"agi_callerid": "5551234", "agi_uniqueid": "1700000000.7"})
+        channel = PartitionedCaller(env={"agi_callerid": "2015551234", "agi_uniqueid": "1700000000.7"})
         channel.proxy = proxy
         outcome: list[Outcome] = []
         started = time.monotonic()
@@ -55,6 +55,6 @@ def test_a_partition_mid_call_journals_the_request_within_the_io_timeout(
     assert (result.result, result.next) == ("journaled", "hangup")
     assert channel.log == ["play qcb-accepted", "hangup"]
     [(_, entry)] = journal.pending()
-    assert (entry.queue, entry.number, entry.uniqueid) == ("400", "5551234", "1700000000.7")
+    assert (entry.queue, entry.number, entry.uniqueid) == ("400", "2015551234", "1700000000.7")
     assert service.list() == [], "nothing reached the database"
     print(f"journaled {took:.1f} s into the call (I/O timeout {CALLER_IO_TIMEOUT} s)")

@@ -31,10 +31,12 @@ def dial(dsn: Dsn, ami: str, spool: Path) -> subprocess.CompletedProcess[str]:
 def overdue_and_journaled(service: CallbackService, spool: Path) -> int:
     """A request past its window, and one journaled request waiting in ``spool``; the overdue id."""
     service.set_queue("400", enabled=True, did="5551000", window=600)
-    old = service.request("400", "5551234", requested_at=utcnow() - timedelta(hours=1)).request
+    old = service.request("400", "2015551234", requested_at=utcnow() - timedelta(hours=1)).request
     assert old is not None
+    # Its window passed (an explicit requested_at is taken as a replay, whose window starts when stored).
+    service.store.update_request(old.id, None, expires_at=utcnow() - timedelta(minutes=1))
     spool.mkdir(parents=True)
-    entry = {"queue": "400", "number": "5551299", "requested_at": utcnow().isoformat(), "uniqueid": "j.1"}
+    entry = {"queue": "400", "number": "2015551299", "requested_at": utcnow().isoformat(), "uniqueid": "j.1"}
     (spool / f"{time.time_ns()}-{uuid.uuid4().hex}.json").write_text(json.dumps(entry))
     return old.id
 
@@ -48,7 +50,7 @@ def test_closed_ami_port_exits_5_after_replaying_and_expiring(
     assert result.returncode == 5, result.stdout + result.stderr
     assert "AMI unavailable" in result.stderr and "cannot reach AMI" in result.stderr, result.stderr
     assert service.get(overdue).status is Status.EXPIRED
-    assert [r.number for r in service.list(Status.PENDING)] == ["5551299"], "the journal was replayed"
+    assert [r.number for r in service.list(Status.PENDING)] == ["2015551299"], "the journal was replayed"
     assert not list(spool.glob("*.json"))
 
 
@@ -71,7 +73,7 @@ def test_a_queue_module_that_is_gone_is_not_an_unknown_queue(
 ) -> None:
     bed = asterisk(queues=QUEUES)
     service.set_queue("400", enabled=True, did="5551000")
-    assert service.request("400", "5551234").request is not None
+    assert service.request("400", "2015551234").request is not None
     bed.cli("module unload app_queue.so")
     wait_for(lambda: "app_queue" not in bed.cli("module show like app_queue"), 10, message="app_queue gone")
     result = dial(dsn, bed.ami_dsn, tmp_path / "spool")

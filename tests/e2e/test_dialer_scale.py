@@ -45,7 +45,13 @@ exten => _agX,1,Set(DEVICE_STATE(Custom:${EXTEN})=INUSE)
 exten => s,1,Set(DEVICE_STATE(Custom:${ARG1})=NOT_INUSE)
  same => n,Return()
 
+; The customer's "trunk": a Dial that a phone answers (a Local channel answered by its own dialplan
+; would be a failed route, not a customer reached).
 [qcb-test-customers]
+exten => _X.,1,Dial(Local/${EXTEN}@qcb-test-phone,10)
+ same => n,Hangup()
+
+[qcb-test-phone]
 exten => _X.,1,Answer()
  same => n,Wait(1)
  same => n,Hangup()
@@ -188,7 +194,9 @@ def test_dialer_killed_mid_tick_loses_nothing_and_dials_nothing_twice(
                 kills += 1
             proc.wait(timeout=10)
     assert kills >= 1
-    survivor = cb.dialer(tmp_path / "spool", dial_template=TEMPLATE, node="survivor", lease=4)
+    # The dialer that comes back is the same node (the host's next cron tick, or serve restarted): only
+    # a claim's own node recovers it while that node is alive (tests/db/test_recovery.py has the rest).
+    survivor = cb.dialer(tmp_path / "spool", dial_template=TEMPLATE, node="doomed", lease=4)
 
     def finished() -> bool:
         survivor.tick()

@@ -23,6 +23,7 @@ from freepbx_callback.ami import Ami, AmiConfig, Message
 from freepbx_callback.config import Dsn
 from freepbx_callback.dialer import Dialer, TickReport
 from freepbx_callback.dialplan.render import render
+from freepbx_callback.loop import EVIDENCE_EVENTS, WAKE_EVENTS
 from freepbx_callback.models import Status
 from freepbx_callback.service import CallbackService, utcnow
 from tests.e2e.test_fastagi_fallback import press_1_while_the_agent_is_paused, unpause
@@ -309,6 +310,7 @@ def test_an_agent_first_originate_reported_failed_is_given_back_uncounted(
         request = service.request("400", "2015551234").request
         assert request is not None
         ami = dialer.ami_factory()  # one connection kept open, as serve keeps it
+        ami.subscribe(WAKE_EVENTS + EVIDENCE_EVENTS)  # what serve's loop subscribes to
         try:
             assert dialer.tick(ami).dialled == [request.id]
             first = lambda: service.history(request.id)[0][0]  # noqa: E731

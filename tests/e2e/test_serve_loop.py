@@ -53,13 +53,13 @@ def test_idle_backlog_costs_next_to_no_actions_and_events_or_the_cli_release_at_
             time.sleep(1)  # the start-up tick is over; from now on nothing asks for one
             # 1. `request add` from the CLI (another process) wakes the loop.
             added = time.monotonic()
-            first = add(serve, "5551234")
+            first = add(serve, "2015551234")
             wait_for(lambda: agent.invites(), SOON, message="the agent rung after request add (woken)")
             assert time.monotonic() - added < float(POLL)
             wait_for(lambda: service.get(first).status is Status.DONE, 40, message="first callback done")
             # 2. The only agent paused: a due request waits. Count what serve sends meanwhile.
             pause(bed, True)
-            second_id = add(serve, "5551235")
+            second_id = add(serve, "2015551235")
             time.sleep(2)  # the wake tick for the new request
             start = time.monotonic()
             time.sleep(10)
@@ -72,8 +72,8 @@ def test_idle_backlog_costs_next_to_no_actions_and_events_or_the_cli_release_at_
             wait_for(lambda: len(agent.invites()) == 2, SOON, message="the agent rung once free (event)")
             wait_for(lambda: service.get(second_id).status is Status.DONE, 40, message="second callback done")
             # 4. A call that ends frees the agent: the next waiting request goes without the poll.
-            third = add(serve, "5551236")
-            fourth = add(serve, "5551237")
+            third = add(serve, "2015551236")
+            fourth = add(serve, "2015551237")
             wait_for(lambda: len(agent.invites()) == 3, SOON, message="third released")
             wait_for(lambda: len(agent.invites()) == 4, 25, message="fourth released once the agent is free")
             for rid in (third, fourth):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 from selenium.common.exceptions import NoAlertPresentException
 
@@ -10,7 +11,7 @@ from tests.testbed.freepbx.bed import FreePbx
 from tests.testbed.wait import wait_for
 
 from . import gui
-from .calls import cli, request_row
+from .calls import cli, phones, request_row
 
 
 def _press(admin: gui.Admin, request_id: int, action: str) -> None:
@@ -45,3 +46,28 @@ def test_page_lists_the_request_and_cancel_and_call_again_work(fpbx: FreePbx, ad
         lambda: request_row(fpbx, request_id)["status"] == "pending", 20, 0.3, "called again from the page"
     )
     cli(fpbx, "request", "cancel", str(request_id))
+
+
+def _received(uas: object, method: str) -> int:
+    return sum(1 for m in uas.messages() if m.direction == "received" and m.method == method)  # type: ignore[attr-defined]
+
+
+def test_cancel_on_the_page_while_the_agent_rings_stops_the_call(fpbx: FreePbx, admin: gui.Admin) -> None:
+    """The admin cancels a callback whose agent's phone is ringing: the ringing stops, and the customer is
+    never called (the page runs `request cancel`, which hangs the call up through FreePBX's AMI)."""
+    cli(fpbx, "queue", "set", "400", "--enable", "--allow", "_555XXXX", "--no-notify-agents")
+    fpbx.fw("reload")
+    request_id = int(cli(fpbx, "request", "add", "400", "5551298")["request"]["id"])
+    agent, customer = phones(fpbx, agent_ring_s=20)
+    with agent, customer:
+        report = cli(fpbx, "dial")
+        assert request_id in report["dialled"], report
+        wait_for(lambda: agent.invites(), 20, 0.3, "the agent's phone rings")
+        _press(admin, request_id, "cancel")
+        wait_for(lambda: _received(agent, "CANCEL"), 15, 0.3, "the agent's phone stops ringing")
+        wait_for(
+            lambda: request_row(fpbx, request_id)["status"] == "cancelled", 10, 0.3, "cancelled from the page"
+        )
+        time.sleep(3)
+        assert customer.invites() == [], "a cancelled callback never calls the customer"
+        assert _received(agent, "ACK") == 0, "the agent never answered"
