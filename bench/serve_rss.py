@@ -65,7 +65,7 @@ EXTENSIONS = """
 ; customers: a Dial that a phone answers and hangs up at once (a Local channel answered by its own
 ; dialplan would count as a failed route, not a customer reached)
 [qcb-bench-customer]
-exten => _X.,1,Dial(Local/${EXTEN}@qcb-bench-phone,10)
+exten => _X.,1,Dial(Local/${{EXTEN}}@qcb-bench-phone,10)
  same => n,Hangup()
 
 [qcb-bench-phone]
