@@ -242,6 +242,13 @@ MIGRATIONS.append(
 VERSIONS = sorted(version for version, _, _ in MIGRATIONS)
 LATEST = VERSIONS[-1]
 
+# The columns a Request is read from, in the order of its fields.
+REQUEST_COLUMNS = (
+    "id, queue, number, status, requested_at, next_attempt_at, e164, did, language, attempts, "
+    "caller_uniqueid, position, waited, source, last_outcome, closed_at, claimed_by, lease_until, tries, "
+    "expires_at"
+)
+
 SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS qcb_schema (
     version INT NOT NULL PRIMARY KEY,
     description VARCHAR(255) NOT NULL,
