@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
-
 from freepbx_callback.schema import LATEST, VERSIONS
 from freepbx_callback.service import utcnow
 from freepbx_callback.store import Store
+from tests.db.test_store import in_parallel
 from tests.galera.conftest import Cluster
-
-T = TypeVar("T")
-
-
-def in_parallel(count: int, work: Callable[[int], T]) -> list[T]:
-    """Run ``work(i)`` in ``count`` threads released at the same moment; ``i % 3`` picks the node."""
-    gate = threading.Barrier(count)
-
-    def run(i: int) -> T:
-        gate.wait()
-        return work(i)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def test_migrations_run_at_once_on_every_node(empty_cluster: Cluster) -> None:
