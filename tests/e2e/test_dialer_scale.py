@@ -24,6 +24,7 @@ from freepbx_callback.agi.fastagi import FastAgiServer
 from freepbx_callback.config import Dsn
 from freepbx_callback.journal import Journal
 from freepbx_callback.models import Status
+from freepbx_callback.policy import UNKNOWN_REASON
 from freepbx_callback.service import CallbackService
 from freepbx_callback.store import Store
 from tests.testbed.asterisk import AsteriskInstance
@@ -94,15 +95,23 @@ def dialled(bed: AsteriskInstance) -> tuple[Counter[tuple[int, int]], Counter[st
     return attempts, customers
 
 
-def assert_exactly_once(service: CallbackService, bed: AsteriskInstance, numbers: list[str]) -> None:
+def assert_exactly_once(
+    service: CallbackService, bed: AsteriskInstance, numbers: list[str], killed: bool = False
+) -> None:
+    """Every request done, each customer dialled once. ``killed``: a dialer killed between noting an
+    Originate as sent and writing it leaves no evidence either way; such a try is closed as unknown
+    (counted, never redialled), so its customer may be dialled once or not at all, never twice."""
     requests = service.list(limit=10000)
-    assert {r.status for r in requests} == {Status.DONE}, Counter(r.status for r in requests)
+    unknown = {r.number for r in requests if killed and r.last_outcome == UNKNOWN_REASON}
+    closed = Counter(r.status for r in requests if r.number not in unknown)
+    assert set(closed) == {Status.DONE}, closed
     attempts, customers = dialled(bed)
     rows = {(a.request_id, a.attempt_no): a for r in requests for a in service.history(r.id)[0]}
-    originated = {key for key, a in rows.items() if a.outcome != "lost"}
-    assert set(attempts) == originated, "every attempt Asterisk saw has a row and vice versa"
+    originated = {key for key, a in rows.items() if a.outcome not in ("lost", "unknown")}
+    assert originated <= set(attempts), "every attempt recorded as dialled was seen by Asterisk"
+    assert set(attempts) - originated <= {k for k, a in rows.items() if a.outcome == "unknown"}
     assert max(attempts.values()) == 1, [k for k, v in attempts.items() if v > 1]
-    assert sorted(customers) == sorted(numbers), "each customer dialled"
+    assert set(numbers) - unknown <= set(customers) <= set(numbers), "each customer dialled"
     assert max(customers.values()) == 1, [k for k, v in customers.items() if v > 1]
     assert all(r.attempts == 1 for r in requests)
 
@@ -203,7 +212,7 @@ def test_dialer_killed_mid_tick_loses_nothing_and_dials_nothing_twice(
         return service.store.count_open("400") == 0
 
     wait_for(finished, timeout=180, interval=0.5, message="all callbacks done after the crashes")
-    assert_exactly_once(service, cb.bed, numbers)
+    assert_exactly_once(service, cb.bed, numbers, killed=True)
     assert not service.store.dialing(), "nothing stuck in dialing"
     outcomes = Counter(a.outcome for r in service.list() for a in service.history(r.id)[0])
     print(f"\n{kills} dialer(s) killed; attempt outcomes {dict(outcomes)}")
