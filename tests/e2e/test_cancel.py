@@ -18,10 +18,6 @@ from tests.testbed.wait import wait_for
 Factory = Callable[..., AsteriskInstance]
 
 
-def received(uas: Uas, method: str) -> int:
-    return sum(1 for m in uas.messages() if m.direction == "received" and m.method == method)
-
-
 def _attempt_closed(service: CallbackService, request_id: int) -> bool:
     attempts = service.history(request_id)[0]
     return bool(attempts) and attempts[-1].ended_at is not None
@@ -42,7 +38,7 @@ def test_agent_answers_after_the_cancel_and_the_customer_is_never_dialled(
         wait_for(lambda: agent.invites(), timeout=10, message="the agent's phone rings")
         assert service.cancel(request.id).status is Status.CANCELLED
         wait_for(lambda: _attempt_closed(service, request.id), timeout=20, message="the attempt ends")
-        assert received(agent, "ACK") >= 1, "the agent answered after the cancel"
+        assert agent.received("ACK") >= 1, "the agent answered after the cancel"
         assert customer.invites() == [], "a cancelled request's customer was dialled"
         assert service.get(request.id).status is Status.CANCELLED
         [attempt] = service.history(request.id)[0]
@@ -63,10 +59,10 @@ def test_cancel_while_the_agent_rings_hangs_up_the_callback(
         wait_for(lambda: agent.invites(), timeout=10, message="the agent's phone rings")
         out = demo.run_cli(dsn.url(), "request", "cancel", str(request.id), "--ami", bed.ami_dsn)
         assert "cancelled" in out.output and "hung up" in out.output, out.output
-        wait_for(lambda: received(agent, "CANCEL"), timeout=5, message="the agent's phone stops ringing")
+        wait_for(lambda: agent.received("CANCEL"), timeout=5, message="the agent's phone stops ringing")
         wait_for(lambda: _attempt_closed(service, request.id), timeout=10, message="the attempt ends")
         assert customer.invites() == []
-        assert received(agent, "ACK") == 0
+        assert agent.received("ACK") == 0
         assert service.get(request.id).status is Status.CANCELLED
 
 
@@ -84,7 +80,7 @@ def test_cancel_while_the_customer_rings_ends_the_customer_call(
         wait_for(lambda: customer.invites(), timeout=10, message="the customer's phone rings")
         out = demo.run_cli(dsn.url(), "request", "cancel", str(request.id), "--ami", bed.ami_dsn)
         assert "hung up" in out.output, out.output
-        wait_for(lambda: received(customer, "CANCEL"), timeout=5, message="the customer's phone stops")
+        wait_for(lambda: customer.received("CANCEL"), timeout=5, message="the customer's phone stops")
         wait_for(lambda: _attempt_closed(service, request.id), timeout=10, message="the attempt ends")
         assert service.get(request.id).status is Status.CANCELLED
 
@@ -105,6 +101,6 @@ def test_the_dialer_tick_hangs_up_a_cancelled_call_the_cli_could_not(
         service.cancel(request.id)  # durably cancelled, no AMI
         report = dialer.tick()
         assert report.hung_up == [request.id], report.summary()
-        wait_for(lambda: received(customer, "CANCEL"), timeout=5, message="the customer's phone stops")
+        wait_for(lambda: customer.received("CANCEL"), timeout=5, message="the customer's phone stops")
         wait_for(lambda: _attempt_closed(service, request.id), timeout=10, message="the attempt ends")
         assert dialer.tick().hung_up == []

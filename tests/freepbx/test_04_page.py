@@ -48,10 +48,6 @@ def test_page_lists_the_request_and_cancel_and_call_again_work(fpbx: FreePbx, ad
     cli(fpbx, "request", "cancel", str(request_id))
 
 
-def _received(uas: object, method: str) -> int:
-    return sum(1 for m in uas.messages() if m.direction == "received" and m.method == method)  # type: ignore[attr-defined]
-
-
 def test_cancel_on_the_page_while_the_agent_rings_stops_the_call(fpbx: FreePbx, admin: gui.Admin) -> None:
     """The admin cancels a callback whose agent's phone is ringing: the ringing stops, and the customer is
     never called (the page runs `request cancel`, which hangs the call up through FreePBX's AMI)."""
@@ -64,10 +60,10 @@ def test_cancel_on_the_page_while_the_agent_rings_stops_the_call(fpbx: FreePbx, 
         assert request_id in report["dialled"], report
         wait_for(lambda: agent.invites(), 20, 0.3, "the agent's phone rings")
         _press(admin, request_id, "cancel")
-        wait_for(lambda: _received(agent, "CANCEL"), 15, 0.3, "the agent's phone stops ringing")
+        wait_for(lambda: agent.received("CANCEL"), 15, 0.3, "the agent's phone stops ringing")
         wait_for(
             lambda: request_row(fpbx, request_id)["status"] == "cancelled", 10, 0.3, "cancelled from the page"
         )
         time.sleep(3)
         assert customer.invites() == [], "a cancelled callback never calls the customer"
-        assert _received(agent, "ACK") == 0, "the agent never answered"
+        assert agent.received("ACK") == 0, "the agent never answered"

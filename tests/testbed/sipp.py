@@ -484,6 +484,10 @@ class Uas:
     def messages(self) -> list[SipMessage]:
         return parse_messages(self.workdir / "messages.log")
 
+    def received(self, method: str) -> int:
+        """How many ``method`` requests (CANCEL, ACK, ...) the callee received so far."""
+        return sum(1 for m in self.messages() if m.direction == "received" and m.method == method)
+
     def invites(self) -> list[SipMessage]:
         """Every INVITE received so far (retransmissions included once per Call-ID + CSeq)."""
         seen: set[tuple[str | None, str | None]] = set()
