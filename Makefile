@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := mariadb-server mariadb-client libmariadb-dev pkg-config gcc debootstrap python3-venv \
                 python3-dev php-cli php-mysql php-mbstring php-xml phpunit chromium chromium-driver gettext \
                 libjs-bootstrap4 galera-4 rsync
-STAMP := $(VENV)/.installed-$(shell cat setup.py requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
 PYTEST_ARGS ?=
 
 .PHONY: test demo bench lint deps apt venv asterisk-root package install clean
@@ -24,7 +24,7 @@ apt:
 
 venv: $(STAMP)
 
-$(STAMP): setup.py requirements.txt requirements-dev.txt
+$(STAMP): pyproject.toml setup.py requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip >/dev/null
 	@$(PY) -m pip install -q -e '.[test]'

@@ -138,7 +138,14 @@ def build_tarball(dist: Path, version: str, wheelhouse: Path | None = None) -> P
 
 # What setup.py reads: the wheel is built from a scratch copy of these, so that parallel builds never share
 # (or delete) the work tree's build/ and *.egg-info folders.
-WHEEL_SOURCES = ("setup.py", "README.md", "requirements.txt", "requirements-dev.txt", "freepbx_callback")
+WHEEL_SOURCES = (
+    "pyproject.toml",
+    "setup.py",
+    "README.md",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "freepbx_callback",
+)
 
 
 def build_wheel(dist: Path) -> Path:
