@@ -14,9 +14,9 @@ from .. import freepbx, health
 from ..config import FASTAGI_PORT, ConfigError, dsn_source, resolve_dsn
 from ..dialplan.render import DEFAULT_AGI_DIR, DEFAULT_ASTERISK_VERSION, TARGETS, RenderError, render
 from ..journal import Journal
-from ..prompts import install_sounds
+from ..prompts import SoundsError, default_sounds_dir, install_sounds
 from ..store import Store, StoreError
-from .base import DURATION, Context, Group, cli, emit, json_option, service_of, table
+from .base import DURATION, Context, Group, cli, emit, fail, json_option, service_of, table
 
 # --- stats and doctor ---------------------------------------------------------------------------------
 
@@ -199,11 +199,14 @@ def sounds() -> None:
     "--dir",
     "folder",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("/var/lib/asterisk/sounds"),
-    show_default=True,
-    help="Asterisk's sounds folder.",
+    help="Asterisk's sounds folder (default: <astdatadir>/sounds of /etc/asterisk/asterisk.conf, else "
+    "Debian's /usr/share/asterisk/sounds).",
 )
-def sounds_install(folder: Path) -> None:
+def sounds_install(folder: Path | None) -> None:
     """Copy the prompts into Asterisk's sounds folder (<dir>/<lang>/qcb-*.wav)."""
-    copied = install_sounds(folder)
+    folder = folder or default_sounds_dir()
+    try:
+        copied = install_sounds(folder)
+    except SoundsError as exc:
+        fail(str(exc), 2)
     click.echo(f"installed {len(copied)} prompt file(s) into {folder}")
