@@ -1,0 +1,450 @@
+"""The README's "Plain Asterisk" section, run as written: from an empty MariaDB and a stock Asterisk 22 to a
+callback.
+
+Every ```sh block of that section runs, in order, in ONE bash session (`set -e`: a failing command fails
+the test), the way an admin types them. What differs from a real host is explicit and minimal:
+
+- text substitutions in the blocks (:data:`PATHS`, and the ports): the paths of this machine's Asterisk
+  run folder and of a scratch root instead of /etc, /opt, /usr; every one must occur in the section, so the
+  test fails when the section changes shape;
+- ``mysql`` talks to a private, empty MariaDB server started for this test (root over its socket);
+- stubs on PATH: ``apt-get`` checks that the packages are installed instead of installing them,
+  ``chown`` skips the ``asterisk`` group the host may lack, ``asterisk -rx`` reaches the test Asterisk,
+  ``systemctl`` only records what it was asked; the test then does it: ``restart asterisk`` restarts
+  Asterisk with the environment of the drop-in's ``EnvironmentFile``, ``enable --now freepbx-callback``
+  starts the unit's ``ExecStart`` with its ``EnvironmentFile`` (as root, with a private journal folder);
+- Asterisk is the Debian sid root's Asterisk 22 with Debian's own /etc/asterisk; only asterisk.conf
+  (the run folder's paths), modules.conf and logger.conf (the test bed's), manager.conf's port and
+  pjsip.conf (the site's phones: the SIPp caller, the agent and the trunk) are the test bed's. Inside
+  that root python3 cannot use the host's venv, so the AGI scripts import the same package staged on
+  PYTHONPATH instead of handing over to the venv.
+
+At the section's "first-call" marker a SIPp caller dials 400 in ``from-customers`` and presses 1; the
+agent (SIPp) answers, and the customer (SIPp behind ``trunk``) answers the callback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from freepbx_callback.ami import Ami, AmiConfig
+from freepbx_callback.config import Dsn
+from freepbx_callback.models import Status
+from freepbx_callback.service import CallbackService
+from freepbx_callback.store import Store
+from tests.testbed.asterisk import (
+    DATA_DIR,
+    PROJECT_ROOT,
+    AsteriskInstance,
+    free_port,
+    stage_python,
+)
+from tests.testbed.mariadb import MariaDB, _start_private
+from tests.testbed.sipp import Uas, call_and_press, pjsip_peer
+from tests.testbed.wait import wait_for
+
+README = PROJECT_ROOT / "README.md"
+SECTION, NEXT_SECTION = "### Plain Asterisk", "### FreePBX"
+CALL_MARKER = "<!-- readme-test: first-call -->"
+INBOUND_CONTEXT = "from-customers"  # the README's example context that dials the queue
+STEP_TIMEOUT = 600.0
+
+
+@dataclass
+class Step:
+    text: str
+    call_before: bool
+
+
+def readme_steps() -> list[Step]:
+    text = README.read_text()
+    assert text.count(SECTION) == 1 and NEXT_SECTION in text, "the README's sections changed"
+    section = text[text.index(SECTION) : text.index(NEXT_SECTION, text.index(SECTION))]
+    assert section.count(CALL_MARKER) == 1, f"the section must have one {CALL_MARKER}"
+    steps: list[Step] = []
+    lines = section.splitlines()
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() == "```sh":
+            before = next((line.strip() for line in reversed(lines[:i]) if line.strip()), "")
+            end = lines.index("```", i + 1)
+            steps.append(Step("\n".join(lines[i + 1 : end]) + "\n", before == CALL_MARKER))
+            i = end + 1
+        else:
+            i += 1
+    assert steps, "no ```sh block in the Plain Asterisk section"
+    assert sum(s.call_before for s in steps) == 1, f"{CALL_MARKER} must stand right before a ```sh block"
+    return steps
+
+
+# ------------------------------------------------------------------------------------------- Asterisk
+
+
+class StockAsterisk(AsteriskInstance):
+    """Debian's own /etc/asterisk from the root, with only the test bed's machinery files on top."""
+
+    MACHINERY = ("asterisk.conf", "modules.conf", "logger.conf", "rtp.conf")
+
+    def __init__(self, *args: object, site_pjsip: str = "", **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.site_pjsip = site_pjsip
+        self.pidfile = self.run_dir / "holder.pid"
+
+    def _write_configs(self) -> None:
+        super()._write_configs()
+        machinery = {name: (self.etc / name).read_text() for name in self.MACHINERY}
+        for path in self.etc.iterdir():
+            if path.is_file():
+                path.unlink()
+        shutil.copytree(self.root / "etc" / "asterisk", self.etc, dirs_exist_ok=True)
+        for name, text in machinery.items():
+            (self.etc / name).write_text(text)
+        manager = (self.etc / "manager.conf").read_text()
+        assert "port = 5038" in manager, "Debian's manager.conf changed"
+        (self.etc / "manager.conf").write_text(manager.replace("port = 5038", f"port = {self.ami_port}"))
+        # The test bed's own AMI user (for its client), in a file of its own beside the README's.
+        (self.etc / "manager.d" / "testbed.conf").write_text(
+            f"[{self.ami_user}]\nsecret = {self.ami_secret}\npermit = 127.0.0.1/255.255.255.255\n"
+            "read = all\nwrite = all\n"
+        )
+        (self.etc / "pjsip.conf").write_text(self.site_pjsip)
+
+    def _stage_data(self) -> None:
+        """The root's data folder, its sounds linked file by file (no project prompts: the README installs
+        them)."""
+        data = self.run_dir / "data"
+        sounds = data / "sounds"
+        sounds.mkdir(parents=True, exist_ok=True)
+        for entry in self._in_root(DATA_DIR).iterdir():
+            if entry.name != "sounds":
+                (data / entry.name).symlink_to(f"{DATA_DIR}/{entry.name}")
+        for language in self._in_root(f"{DATA_DIR}/sounds").iterdir():
+            real = self._in_root(f"{DATA_DIR}/sounds/{language.name}")
+            if not real.is_dir():
+                continue
+            (sounds / language.name).mkdir(exist_ok=True)
+            for item in real.iterdir():
+                (sounds / language.name / item.name).symlink_to(
+                    f"{DATA_DIR}/sounds/{language.name}/{item.name}"
+                )
+
+    def _stage_agi(self) -> None:
+        """Nothing: the README installs the scripts."""
+
+    def start(self) -> StockAsterisk:
+        self._write_configs()
+        self._stage_data()
+        stage_python(self.python_dir)
+        self.boot({})
+        return self
+
+    def boot(self, env: dict[str, str]) -> None:
+        """(Re)start Asterisk with ``env`` as its environment (what systemd's EnvironmentFile gives it)."""
+        self.stop()
+        self.env = {"PYTHONPATH": str(self.python_dir), **env}
+        try:
+            self._start_holder()
+            assert self.holder is not None
+            self.pidfile.write_text(str(self.holder.pid))
+            out = (self.log_dir / "asterisk.out").open("ab")
+            self.process = self.popen_in_root(
+                ["asterisk", "-f", "-n", "-C", str(self.conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+            self._wait_booted()
+        except BaseException:
+            self.stop()
+            raise
+
+
+# ------------------------------------------------------------------------------------------- the shell
+
+
+def write_stub(folder: Path, name: str, body: str) -> None:
+    path = folder / name
+    path.write_text("#!/bin/bash\n" + body)
+    path.chmod(0o755)
+
+
+def make_stubs(folder: Path, bed: StockAsterisk, db: MariaDB, systemctl_log: Path) -> None:
+    folder.mkdir()
+    write_stub(
+        folder,
+        "apt-get",
+        '[ "$1" = install ] || { echo "apt-get stub: only install" >&2; exit 2; }\nshift\n'
+        'for p in "$@"; do case "$p" in -*) ;; *) dpkg -s "$p" >/dev/null 2>&1 || '
+        '{ echo "apt-get stub: $p is not installed here" >&2; exit 1; };; esac; done\n',
+    )
+    assert db.workdir is not None
+    write_stub(folder, "mysql", f'exec /usr/bin/mysql --socket={db.workdir / "mysqld.sock"} "$@"\n')
+    write_stub(
+        folder,
+        "chown",
+        'if [ "$1" = root:asterisk ] && ! getent group asterisk >/dev/null; then exit 0; fi\n'
+        'exec /bin/chown "$@"\n',
+    )
+    write_stub(
+        folder,
+        "asterisk",
+        f'exec nsenter -t "$(cat {bed.pidfile})" -m -r -w -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin '
+        f'asterisk -C {bed.conf} "$@" </dev/null\n',
+    )
+    write_stub(folder, "systemctl", f'echo "$*" >> {systemctl_log}\n')
+
+
+class Shell:
+    """One bash session; each step is sourced from a file, stdin from /dev/null, under ``set -e``."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], workdir: Path) -> None:
+        self.workdir = workdir
+        self.log = workdir / "shell.log"
+        self.process = subprocess.Popen(
+            ["bash", "--norc", "--noprofile"],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.send("set -eo pipefail\n")
+
+    def send(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text)
+        self.process.stdin.flush()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def run(self, index: int, text: str) -> str:
+        script = self.workdir / f"step-{index:02}.sh"
+        script.write_text(text)
+        start = len(self.output())
+        done = f"@@step {index} done@@"
+        self.send(f". {script} </dev/null\necho '{done}'\n")
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while done not in self.output()[start:]:
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"README step {index} failed:\n{text}\n--- output:\n{self.output()[start:]}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"README step {index} took over {STEP_TIMEOUT} s:\n{text}\n{self.output()[start:]}"
+                )
+            time.sleep(0.1)
+        return self.output()[start:].replace(done, "")
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+
+
+def env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and line[0] != "#")
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def unit_value(text: str, key: str) -> str:
+    match = re.search(rf"^{key}=(.*)$", text, re.M)
+    assert match, f"no {key}= in the unit"
+    return match.group(1).strip()
+
+
+def wait_done(service: CallbackService, request_id: int, serve_log: Path) -> None:
+    wait_for(
+        lambda: service.get(request_id).status is Status.DONE,
+        90,
+        message=f"the callback done (serve's log: {serve_log})",
+    )
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+# ------------------------------------------------------------------------------------------- the test
+
+
+def test_the_plain_asterisk_section_as_written(asterisk_root: Path, tmp_path: Path) -> None:
+    steps = readme_steps()
+    scratch = tmp_path / "host"
+    for folder in ("opt", "bin", "default", "systemd", "cron.d", "spool", "shell"):
+        (scratch / folder).mkdir(parents=True)
+    fastagi_port = free_port()
+    db = _start_private()
+    serve: subprocess.Popen[bytes] | None = None
+    shell: Shell | None = None
+    bed = StockAsterisk(asterisk_root, caller_context=INBOUND_CONTEXT, python=False)
+    agent = Uas(bed, "answer", ring_s=0.5)
+    customer = Uas(bed, "answer", ring_s=0.5, hangup_after_s=8)
+    try:
+        caller = f"""[global]
+type = global
+user_agent = site
+
+[transport-udp]
+type = transport
+protocol = udp
+bind = 127.0.0.1:{bed.sip_port}
+
+[customer-line]
+type = endpoint
+transport = transport-udp
+context = {INBOUND_CONTEXT}
+disallow = all
+allow = ulaw
+dtmf_mode = rfc4733
+direct_media = no
+rtp_symmetric = yes
+force_rport = yes
+rewrite_contact = yes
+
+[customer-line-identify]
+type = identify
+endpoint = customer-line
+match = 127.0.0.1
+"""
+        bed.site_pjsip = (
+            caller
+            + pjsip_peer("agent", agent.port, INBOUND_CONTEXT)
+            + pjsip_peer("trunk", customer.port, INBOUND_CONTEXT)
+        )
+        bed.start()
+        substitutions = [
+            ("/etc/asterisk", str(bed.etc)),
+            ("/usr/share/asterisk/agi-bin", str(bed.agi_dir)),
+            ("/usr/share/asterisk/sounds", str(bed.run_dir / "data" / "sounds")),
+            ("/opt/freepbx-callback", str(scratch / "opt" / "freepbx-callback")),
+            ("/usr/local/bin", str(scratch / "bin")),
+            ("/etc/default/freepbx-callback", str(scratch / "default" / "freepbx-callback")),
+            ("/etc/systemd/system", str(scratch / "systemd")),
+            ("/etc/cron.d", str(scratch / "cron.d")),
+            ("127.0.0.1:3306", f"127.0.0.1:{db.admin.port}"),
+            ("127.0.0.1:5038", f"127.0.0.1:{bed.ami_port}"),
+            ("127.0.0.1:4577", f"127.0.0.1:{fastagi_port}"),
+        ]
+        joined = "".join(step.text for step in steps)
+        for literal, _ in substitutions:
+            assert literal in joined, f"the README's commands no longer mention {literal}: update this test"
+
+        def substitute(text: str) -> str:
+            # Longest first, so that /etc/default/freepbx-callback is not cut by a shorter literal.
+            for literal, value in sorted(substitutions, key=lambda s: -len(s[0])):
+                text = text.replace(literal, value)
+            return text
+
+        systemctl_log = scratch / "systemctl.log"
+        systemctl_log.touch()
+        make_stubs(scratch / "stubs", bed, db, systemctl_log)
+        checkout = scratch / "checkout"
+        shutil.copytree(
+            PROJECT_ROOT,
+            checkout,
+            ignore=shutil.ignore_patterns(
+                ".git", ".venv", "test-artifacts", "build", "dist", "*.egg-info", "__pycache__", ".ruff_cache"
+            ),
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("QCB_", "VIRTUAL_ENV", "PYTHON"))}
+        env["PATH"] = f"{scratch / 'stubs'}:{scratch / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
+        env["QCB_SPOOL"] = str(scratch / "spool")
+        shell = Shell(checkout, env, scratch / "shell")
+        handled = 0
+        outputs: list[str] = []
+        for index, step in enumerate(steps):
+            if step.call_before:
+                # The README's first call: its caller presses 1 while the agent is paused (the step before).
+                agent.start()
+                customer.start()
+                dsn = Dsn.parse(env_file(scratch / "default" / "freepbx-callback")["QCB_DSN"])
+                service = CallbackService(Store.connect(dsn))
+                call = call_and_press(bed, "400", dtmf_after_s=4, hold_s=30, caller_id="2015551234")
+                assert call.bye_received, call.summary()
+                [request] = wait_for(service.list, 20, message="the request stored")
+                assert request.status is Status.PENDING and agent.invites() == []
+            outputs.append(shell.run(index, substitute(step.text)))
+            asked = systemctl_log.read_text().splitlines()
+            for command in asked[handled:]:
+                if command == "daemon-reload":
+                    continue
+                if command == "restart asterisk":
+                    [dropin] = (scratch / "systemd" / "asterisk.service.d").glob("*.conf")
+                    path = unit_value(dropin.read_text(), "EnvironmentFile").lstrip("-")
+                    bed.boot(env_file(Path(path)))
+                elif command == "enable --now freepbx-callback":
+                    unit = substitute((scratch / "systemd" / "freepbx-callback.service").read_text())
+                    assert "--port 4577" in unit
+                    unit = unit.replace("--port 4577", f"--port {fastagi_port}")
+                    settings = env_file(Path(unit_value(unit, "EnvironmentFile").lstrip("-")))
+                    serve = subprocess.Popen(
+                        shlex.split(unit_value(unit, "ExecStart")),
+                        env={**env, **settings},
+                        stdout=subprocess.DEVNULL,
+                        stderr=(scratch / "serve.log").open("wb"),
+                    )
+                    wait_for(lambda: listening(fastagi_port), 20, message="serve's FastAGI listening")
+                else:
+                    raise AssertionError(f"the README asks systemctl for {command!r}: teach this test")
+            handled = len(asked)
+            if step.call_before:  # the agent is free again: the callback
+                wait_done(service, request.id, scratch / "serve.log")
+                [agent_invite] = agent.invites()
+                assert "2015551234" in (agent_invite.header("From") or ""), "the agent sees the customer"
+                [customer_invite] = customer.invites()
+                assert "5551000" in (customer_invite.header("From") or ""), "the customer sees the DID"
+                assert customer_invite.first_line.startswith("INVITE sip:2015551234@")
+        assert serve is not None and serve.poll() is None, "the README's steps started serve"
+        listing = outputs[-1]
+        assert "2015551234" in listing and "done" in listing and "FAIL" not in listing, listing
+        # The README's manager user may send every action the dialer sends.
+        settings = env_file(scratch / "default" / "freepbx-callback")
+        ami = Ami(AmiConfig.parse(settings["QCB_AMI"]))
+        try:
+            for action in (
+                [("Action", "QueueSummary"), ("Queue", "400")],
+                [("Action", "QueueStatus"), ("Queue", "400")],
+                [("Action", "Getvar"), ("Channel", "PJSIP/none-1"), ("Variable", "X")],
+                [("Action", "Hangup"), ("Channel", "PJSIP/none-1")],
+                [("Action", "CoreShowChannels")],
+                [("Action", "Events"), ("EventMask", "agent,call")],
+            ):
+                reply = ami.action(action)[0]
+                assert "permission denied" not in reply.get("Message", "").lower(), (action, reply)
+        finally:
+            ami.close()
+    finally:
+        if shell is not None:
+            shell.close()
+        if serve is not None and serve.poll() is None:
+            serve.terminate()
+            serve.wait(timeout=15)
+        agent.stop()
+        customer.stop()
+        bed.stop()
+        db.stop()
+    bed.remove_run_dir()
+
+
+@pytest.mark.parametrize("literal", [CALL_MARKER, "```sh"])
+def test_the_section_keeps_its_markers(literal: str) -> None:
+    text = README.read_text()
+    section = text[text.index(SECTION) : text.index(NEXT_SECTION)]
+    assert literal in section
