@@ -12,7 +12,8 @@ the test), the way an admin types them. What differs from a real host is explici
   ``chown`` skips the ``asterisk`` group the host may lack, ``asterisk -rx`` reaches the test Asterisk,
   ``systemctl`` only records what it was asked; the test then does it: ``restart asterisk`` restarts
   Asterisk with the environment of the drop-in's ``EnvironmentFile``, ``enable --now freepbx-callback``
-  starts the unit's ``ExecStart`` with its ``EnvironmentFile`` (as root, with a private journal folder);
+  starts the unit's ``ExecStart`` with its ``EnvironmentFile`` (as root); every process gets a private
+  journal folder (``QCB_SPOOL``) instead of the shared /var/spool/asterisk/qcb;
 - Asterisk is the Debian sid root's Asterisk 22 with Debian's own /etc/asterisk; only asterisk.conf
   (the run folder's paths), modules.conf and logger.conf (the test bed's), manager.conf's port and
   pjsip.conf (the site's phones: the SIPp caller, the agent and the trunk) are the test bed's. Inside
@@ -256,9 +257,14 @@ class Shell:
             self.process.wait(timeout=10)
 
 
+def env_file_text(text: str) -> dict[str, str]:
+    """KEY=VALUE lines (systemd's EnvironmentFile, cron's variables)."""
+    lines = (line for line in text.splitlines() if re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", line))
+    return {key: value.strip() for key, value in (line.split("=", 1) for line in lines)}
+
+
 def env_file(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and line[0] != "#")
-    return {key.strip(): value.strip() for key, value in pairs}
+    return env_file_text(path.read_text())
 
 
 def unit_value(text: str, key: str) -> str:
@@ -388,7 +394,8 @@ match = 127.0.0.1
                 if command == "restart asterisk":
                     [dropin] = (scratch / "systemd" / "asterisk.service.d").glob("*.conf")
                     path = unit_value(dropin.read_text(), "EnvironmentFile").lstrip("-")
-                    bed.boot(env_file(Path(path)))
+                    # The journal folder in the run folder, not the root's shared /var/spool/asterisk/qcb.
+                    bed.boot({**env_file(Path(path)), "QCB_SPOOL": str(bed.spool_dir / "qcb")})
                 elif command == "enable --now freepbx-callback":
                     unit = substitute((scratch / "systemd" / "freepbx-callback.service").read_text())
                     assert "--port 4577" in unit
@@ -414,6 +421,32 @@ match = 127.0.0.1
         assert serve is not None and serve.poll() is None, "the README's steps started serve"
         listing = outputs[-1]
         assert "2015551234" in listing and "done" in listing and "FAIL" not in listing, listing
+        # Step 8: with serve down, the agi-bin scripts store a request themselves: Asterisk sees QCB_DSN
+        # (without it the request would wait in the journal, and nothing replays it while serve is down).
+        assert serve is not None
+        serve.terminate()
+        serve.wait(timeout=15)
+        bed.ami_action({"Action": "QueuePause", "Interface": "PJSIP/agent", "Paused": "true"})
+        call = call_and_press(bed, "400", dtmf_after_s=4, hold_s=30, caller_id="2015551235")
+        assert call.bye_received, call.summary()
+        service = CallbackService(
+            Store.connect(Dsn.parse(env_file(scratch / "default" / "freepbx-callback")["QCB_DSN"]))
+        )
+        wait_for(
+            lambda: [r for r in service.list() if r.number.endswith("2015551235")],
+            20,
+            message="the agi-bin script stored the request",
+        )
+        assert "qcb-request.agi" in bed.log_text()
+        # Step 9's cron line works with the settings the README put into it.
+        cron = (scratch / "cron.d" / "freepbx-callback").read_text()
+        cron_env = {k: v for k, v in env_file_text(cron).items() if k.startswith("QCB_")}
+        [job] = [line for line in cron.splitlines() if line.startswith("* * * * * ")]
+        command = substitute(job.split(None, 6)[6])
+        done = subprocess.run(
+            ["bash", "-c", command], env={**env, **cron_env}, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
         # The README's manager user may send every action the dialer sends.
         settings = env_file(scratch / "default" / "freepbx-callback")
         ami = Ami(AmiConfig.parse(settings["QCB_AMI"]))
