@@ -248,6 +248,9 @@ def test_the_plain_asterisk_section_as_written(asterisk_root: Path, tmp_path: Pa
             ):
                 reply = ami.action(action)[0]
                 assert "permission denied" not in reply.get("Message", "").lower(), (action, reply)
+            # As the README says: nothing beyond that (the event Filter needs write `system`).
+            reply = ami.action([("Action", "Filter"), ("Operation", "Add"), ("Filter", "Event: Hangup")])[0]
+            assert "permission denied" in reply.get("Message", "").lower(), reply
         finally:
             ami.close()
     finally:
