@@ -64,6 +64,12 @@ def queue_app(major: int) -> str:
     return f"Queue(${{QCB_QUEUE}},,,,${{QCB_AGENT_TIMEOUT}}{gap}qcb-callback-whisper)"
 
 
+def queue_position_gap(major: int) -> str:
+    """The commas from Queue()'s timeout to its position, across AGI, (macro up to 20,) gosub and rule:
+    Queue(queue,options,URL,announceoverride,timeout,AGI,gosub,rule,position) in 21 and later."""
+    return ",,,," if major >= GOSUB_SLOT_MOVED_IN else ",,,,,"
+
+
 @dataclass(frozen=True)
 class Rendered:
     extensions: str
@@ -177,6 +183,9 @@ def render(
         "agi": {route: agi_target(agi, route, target) for route in routes},
         "fallback": {route: agi_target(fallback, route) for route in routes} if fallback else None,
         "queue_app": queue_app(asterisk_major(asterisk_version)),
+        "position_gap": queue_position_gap(asterisk_major(asterisk_version)),
+        "default_language": DEFAULT_LANGUAGE,
+        "entry": {q.queue: queue_entry(q) for q in enabled},
     }
     return Rendered(
         extensions=_ENV.get_template("extensions.conf.j2").render(context),

@@ -82,7 +82,9 @@ def test_rendered_dialplan_loads_without_warnings(asterisk: NewBed, db_dsn: str)
     shown = bed.cli(f"dialplan show qcb-exit-{QUEUE}")
 
     assert f"AGI({bed.agi_dir}/qcb-request.agi,{QUEUE})" in shown, shown
-    assert f"Queue({QUEUE})" in shown, shown
+    assert f"Goto(qcb-queue-{QUEUE},s,qcall)" in shown, shown
+    entry = bed.cli(f"dialplan show qcb-queue-{QUEUE}")
+    assert f"Queue({QUEUE},${{QCB_QUEUE_OPTIONS}},,,${{QCB_WAIT_LEFT}},,,,${{QCB_POSITION}})" in entry, entry
     assert "qcb-test-in" in bed.cli("dialplan show qcb-test-in"), "the inbound test context is missing"
     assert f"{QUEUE} has 0 calls" in bed.cli(f"queue show {QUEUE}")
     assert bed.warnings() == [], "\n".join(bed.warnings())

@@ -22,9 +22,9 @@ NewBed = Callable[..., AsteriskInstance]
 
 
 def requeued(bed: AsteriskInstance) -> bool:
-    """The exit context ran Queue(400) again (its second Queue() of the call)."""
+    """The exit context sent the caller back: Queue(400) ran again, through qcb-queue-400."""
     return any(
-        f"@qcb-exit-{QUEUE}:" in line.text and 'Queue("PJSIP/' in line.text for line in demo.log_lines(bed)
+        f"@qcb-queue-{QUEUE}:" in line.text and 'Queue("PJSIP/' in line.text for line in demo.log_lines(bed)
     )
 
 

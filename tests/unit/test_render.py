@@ -177,3 +177,41 @@ def test_the_caller_at_the_head_of_the_line_hears_the_offer_too() -> None:
     settings = render(QUEUES, "freepbx").queue_settings["400"]
     assert settings["periodic-announce"] == "qcb-offer"
     assert settings["announce-to-first-user"] == "yes"
+
+
+@pytest.mark.parametrize("major,slot", [(20, 10), (21, 9), (22, 9)])
+def test_plain_queue_entry_puts_the_position_in_the_slot_of_the_version(major: int, slot: int) -> None:
+    contexts = _contexts(render(QUEUES, "asterisk", asterisk_version=f"{major}.1.0").extensions)
+    [line] = [line for line in contexts["qcb-queue-400"] if "Queue(" in line]
+    args = _queue_args(line)
+    assert args[0] == "400" and args[1] == "${QCB_QUEUE_OPTIONS}" and args[4] == "${QCB_WAIT_LEFT}"
+    assert args[slot - 1] == "${QCB_POSITION}" and len(args) == slot
+
+
+def test_a_refused_caller_goes_back_to_the_queue_line_not_to_the_join() -> None:
+    plain = _contexts(render(QUEUES, "asterisk").extensions)
+    assert "same => n(rejoin),Goto(qcb-queue-400,s,qcall)" in plain["qcb-exit-400"]
+    assert "same => n,Set(QCB_POSITION=${QUEUEPOSITION})" in plain["qcb-exit-400"]
+    assert any(line.startswith("same => n(qcall),Queue(400,") for line in plain["qcb-queue-400"])
+    freepbx = _contexts(render(QUEUES, "freepbx").extensions)
+    exit_400 = freepbx["qcb-exit-400"]
+    assert "same => n(rejoin),Goto(ext-queues,400,qcall)" in exit_400
+    assert (
+        "same => n,Set(QPOSITION=${QUEUEPOSITION})" in exit_400 and "same => n,Set(__NODEST=400)" in exit_400
+    )
+    assert not any("Goto(ext-queues,400,1)" in line for line in exit_400)
+    assert "qcb-queue-400" not in freepbx  # FreePBX's own ext-queues,<Q> is the entry there
+
+
+def test_the_plain_queue_entry_sets_a_non_default_queue_language_only() -> None:
+    queues = [QueueSettings("400", enabled=True, language="ru"), QueueSettings("401", enabled=True)]
+    contexts = _contexts(render(queues, "asterisk").extensions)
+    setter = 'same => n,ExecIf($["${CHANNEL(language)}" = "en"]?Set(CHANNEL(language)=ru))'
+    assert setter in contexts["qcb-queue-400"]
+    assert not any("CHANNEL(language)" in line for line in contexts["qcb-queue-401"])
+
+
+def test_the_whisper_keeps_the_agents_language() -> None:
+    whisper = _contexts(render(QUEUES, "freepbx").extensions)["qcb-callback-whisper"]
+    assert not any("QCB_LANG" in line for line in whisper)
+    assert any("IMPORT(${QCB_AGENT_PHONE},CHANNEL(language))" in line for line in whisper)
