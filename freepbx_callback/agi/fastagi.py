@@ -47,6 +47,9 @@ ROUTES: dict[str, Route] = {"request": _request, "outcome": _outcome}
 class FastAgiServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen queue is 5: a burst of callers pressing 1 at once would overflow it and
+    # wait for TCP's SYN retransmits (1 s, 3 s, 7 s...) in silence. The kernel caps it at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(
         self, address: tuple[str, int], service: Callable[[], CallbackService], journal: Journal | None = None
