@@ -8,8 +8,6 @@ from ..config import ConfigError, resolve_dsn
 from ..service import CallbackService
 from ..store import Store, StoreUnavailable
 from .channel import PystChannel
-from .outcome import handle_outcome
-from .request import handle_request
 
 # Seconds one database read or write may take on a call: after a network partition the caller is
 # journaled ("accepted") this long after the last answer instead of waiting in silence for TCP.
@@ -26,6 +24,8 @@ def service_from_env(dsn_flag: str | None = None) -> CallbackService:
 
 
 def request_main(argv: list[str]) -> int:
+    from .request import handle_request  # each script loads only its own handler
+
     channel = PystChannel()
     if not argv:
         channel.set_variable("QCB_RESULT", "error")
@@ -36,6 +36,8 @@ def request_main(argv: list[str]) -> int:
 
 
 def outcome_main(argv: list[str]) -> int:
+    from .outcome import handle_outcome
+
     channel = PystChannel()
     handle_outcome(channel, service_from_env, argv[0] if argv else "")
     return 0
