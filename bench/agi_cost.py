@@ -24,6 +24,7 @@ import importlib.util
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -123,7 +124,16 @@ async def fastagi_call(port: int, i: int) -> float:
 
 
 def one_call(port: int, i: int) -> None:
-    asyncio.run(fastagi_call(port, i))
+    """One FastAGI call on a plain blocking socket (no event loop to set up per call)."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        f = sock.makefile("rwb")
+        f.write(env_block(i, network=True))
+        f.flush()
+        while line := f.readline():
+            f.write(reply(line))
+            f.flush()
+            if line.startswith(b"HANGUP"):
+                break
 
 
 async def burst(port: int, first: int) -> list[float]:
