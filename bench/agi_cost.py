@@ -1,18 +1,34 @@
-"""Per-request cost of the request handler: agi-bin script (a process per call) versus FastAGI (a thread
-per call in a running server), next to a bare `python3 -c pass` and `php -r ''` start (FreePBX's own
-AGIs are PHP). Each request stores a row in a real MariaDB; Asterisk's side of the AGI conversation is
-played by this script, so the figures are the handler's own cost. Prints a table of medians."""
+"""Per-request cost of the request handler, every way Asterisk can run it, side by side in ONE run:
+
+- ``php -r ''``: a bare PHP start (FreePBX's own AGIs are PHP);
+- the agi-bin script as installed: a runtime virtualenv built like the module's (our wheel, not an
+  editable checkout), the runtime's python written into the script's first line by
+  ``Runtime.php pin-scripts`` (what the install does), the script executed directly as Asterisk does;
+- the same script as shipped (``#!/usr/bin/env python3``): the system python3 fails the import and hands
+  over to the runtime's python (two interpreters), for comparison;
+- FastAGI ``/request`` on a real ``serve --no-dialer`` process (no AMI configured), one call at a time;
+- a burst on the same ``serve``: BURST requests, CONCURRENT in flight at any moment.
+
+Each request stores a row in a real MariaDB; Asterisk's side of the AGI conversation is played by this
+script, so the figures are the handler's own cost plus the process or connection start. Times are from
+the first byte sent to the handler's HANGUP (agi-bin: until the process exited). The burst also prints
+serve's resident memory before and after, and TcpExt ListenOverflows (connections dropped by a full
+listen queue, each costing a SYN retransmit) over the burst. Prints one table; asserts nothing.
+Environment: QCB_BENCH_RUNS (default 40), QCB_BENCH_BURST (1000), QCB_BENCH_CONCURRENT (100).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import os
+import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,103 +36,206 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from freepbx_callback.agi.fastagi import FastAgiServer  # noqa: E402
-from freepbx_callback.journal import Journal  # noqa: E402
 from freepbx_callback.service import CallbackService, utcnow  # noqa: E402
 from freepbx_callback.store import Store  # noqa: E402
 from tests.testbed.mariadb import ensure_server  # noqa: E402
+from tests.testbed.wait import wait_for  # noqa: E402
 
 RUNS = int(os.environ.get("QCB_BENCH_RUNS", "40"))
+BURST = int(os.environ.get("QCB_BENCH_BURST", "1000"))
+CONCURRENT = int(os.environ.get("QCB_BENCH_CONCURRENT", "100"))
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # what Asterisk's AGIs see on a FreePBX host
+BASE_PYTHON = "/usr/bin/python3.11" if os.access("/usr/bin/python3.11", os.X_OK) else sys._base_executable
+
+
+def build_runtime(work: Path) -> Path:
+    """A runtime virtualenv as the module's install builds it: our wheel installed (not editable); the
+    dependencies come from this checkout's virtualenv through a .pth file. Returns its python."""
+    spec = importlib.util.spec_from_file_location("qcb_package", ROOT / "packaging" / "package.py")
+    assert spec and spec.loader
+    package = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    wheel = package.build_wheel(work)
+    venv = work / "venv"
+    subprocess.run([BASE_PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index"]
+    subprocess.run([*pip, str(wheel)], check=True)
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    Path(site, "qcb_bench_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python
+
+
+def agi_bin(work: Path, python: Path) -> tuple[Path, Path]:
+    """(installed, shipped) copies of qcb-request.agi: the first pinned to ``python`` by Runtime.php."""
+    installed, shipped = work / "installed", work / "shipped"
+    for folder in (installed, shipped):
+        folder.mkdir()
+        shutil.copy2(ROOT / "agi-bin" / "qcb-request.agi", folder / "qcb-request.agi")
+    runtime_php = ROOT / "module_xml" / "lib" / "Runtime.php"
+    pin = ["php", str(runtime_php), "pin-scripts", "--python", str(python), "--agi-bin", str(installed)]
+    subprocess.run(pin, check=True, stdout=subprocess.DEVNULL)
+    return installed / "qcb-request.agi", shipped / "qcb-request.agi"
 
 
 def env_block(i: int, network: bool) -> bytes:
-    lines = [f"agi_uniqueid: bench.{i}.{time.time_ns()}", f"agi_callerid: 212555{i:04d}", "agi_arg_1: 400"]
+    lines = [f"agi_uniqueid: bench.{i}", f"agi_callerid: 212555{i:04d}", "agi_arg_1: 400"]
     if network:
         lines += ["agi_network: yes", "agi_network_script: request"]
     return ("\n".join(lines) + "\n\n").encode()
 
 
-def answer(rfile, wfile) -> None:  # type: ignore[no-untyped-def]
-    """Play Asterisk: reply to every command until the handler hangs up or closes."""
-    while True:
-        line = rfile.readline()
-        if not line:
-            return
-        cmd = line.decode()
-        reply = "200 result=0\n"
-        if cmd.startswith("GET FULL VARIABLE") and "FROM_DID" in cmd:
-            reply = "200 result=1 (5551000)\n"
-        wfile.write(reply.encode())
-        wfile.flush()
-        if cmd.startswith("HANGUP"):
-            return
+def reply(command: bytes) -> bytes:
+    return b"200 result=1 (5551000)\n" if b"FROM_DID" in command else b"200 result=0\n"
 
 
-def agi_bin(i: int, dsn: str) -> None:
-    env = dict(os.environ, QCB_DSN=dsn, PYTHONPATH=str(ROOT))
+def run_script(script: Path, env: dict[str, str], i: int) -> None:
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "agi-bin" / "qcb-request.agi"), "400"],
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        [str(script), "400"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    assert proc.stdin and proc.stdout
+    assert proc.stdin and proc.stdout and proc.stderr
     proc.stdin.write(env_block(i, network=False))
     proc.stdin.flush()
-    answer(proc.stdout, proc.stdin)
+    while line := proc.stdout.readline():
+        proc.stdin.write(reply(line))
+        proc.stdin.flush()
     proc.stdin.close()
-    assert proc.wait(timeout=30) == 0
+    err = proc.stderr.read()
+    if proc.wait(timeout=30) != 0:
+        raise SystemExit(f"{script} failed: {err.decode()}")
 
 
-def fastagi(i: int, port: int) -> None:
+async def fastagi_call(port: int, i: int) -> float:
+    start = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(env_block(i, network=True))
+    while line := await reader.readline():
+        writer.write(reply(line))
+        if line.startswith(b"HANGUP"):
+            break
+    elapsed = time.perf_counter() - start
+    writer.close()
+    return elapsed * 1000
+
+
+def one_call(port: int, i: int) -> None:
+    """One FastAGI call on a plain blocking socket (no event loop to set up per call)."""
     with socket.create_connection(("127.0.0.1", port)) as sock:
         f = sock.makefile("rwb")
         f.write(env_block(i, network=True))
         f.flush()
-        answer(f, f)
+        while line := f.readline():
+            f.write(reply(line))
+            f.flush()
+            if line.startswith(b"HANGUP"):
+                break
 
 
-def median_ms(work: Callable[[int], None], offset: int) -> float:
+async def burst(port: int, first: int) -> list[float]:
+    gate = asyncio.Semaphore(CONCURRENT)
+
+    async def one(i: int) -> float:
+        async with gate:
+            return await fastagi_call(port, i)
+
+    return list(await asyncio.gather(*(one(first + n) for n in range(BURST))))
+
+
+def timed(work: Callable[[int], None], first: int) -> list[float]:
     times = []
     for i in range(RUNS):
         start = time.perf_counter()
-        work(offset + i)
+        work(first + i)
         times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return times
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def rss_mib(pid: int) -> float:
+    match = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
+    return int(match.group(1)) / 1024 if match else float("nan")
+
+
+def listen_overflows() -> int:
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            return int(dict(zip(names.split(), values.split(), strict=True))["ListenOverflows"])
+    return -1
 
 
 def main() -> None:
     server = ensure_server()
     db = server.create_database("qcb_bench")
+    work = Path(tempfile.mkdtemp(prefix="qcb-bench-"))
+    serve: subprocess.Popen[bytes] | None = None
+    store = Store.connect(db)
     try:
-        store = Store.connect(db)
         store.migrate(utcnow())
-        service = CallbackService(store)
-        service.set_queue("400", enabled=True)
-        spool = Path(tempfile.mkdtemp(prefix="qcb-bench-"))
-        fast = FastAgiServer(("127.0.0.1", 0), lambda: CallbackService(Store.connect(db)), Journal(spool))
-        threading.Thread(target=fast.serve_forever, daemon=True).start()
-        rows = [
-            (
-                "python3 -c pass",
-                median_ms(lambda i: subprocess.run([sys.executable, "-c", "pass"], check=True), 0),
-            ),
-        ]
-        if shutil.which("php"):
-            rows.append(("php -r ''", median_ms(lambda i: subprocess.run(["php", "-r", ""], check=True), 0)))
-        rows.append(("agi-bin qcb-request.agi", median_ms(lambda i: agi_bin(i, db.url()), 0)))
-        rows.append(("FastAGI /request", median_ms(lambda i: fastagi(i, fast.server_address[1]), 1000)))
-        stored = store._all("SELECT COUNT(*) FROM qcb_requests")[0][0]
-        fast.shutdown()
-        shutil.rmtree(spool, ignore_errors=True)
-        print(f"request handler cost, median of {RUNS} runs ({stored} requests stored)")
-        print(f"{'what':<26}{'median ms':>10}")
-        for name, value in rows:
-            print(f"{name:<26}{value:>10.1f}")
+        CallbackService(store).set_queue("400", enabled=True)
+        python = build_runtime(work)
+        installed, shipped = agi_bin(work, python)
+        env = {
+            "PATH": SYSTEM_PATH,
+            "QCB_DSN": db.url(),
+            "QCB_PYTHON": str(python),  # where the shipped script hands over to
+            "QCB_SPOOL": str(work / "spool"),
+        }
+        spool = work / "serve-spool"
+        serve_log = work / "serve.log"
+        cli = [str(python.parent / "freepbx-callback"), "--dsn", db.url()]
+        serve = subprocess.Popen(
+            [*cli, "serve", "--no-dialer", "--port", "0", "--spool", str(spool)],
+            env={"PATH": SYSTEM_PATH},
+            stdout=subprocess.DEVNULL,
+            stderr=serve_log.open("wb"),
+        )
+        found = wait_for(
+            lambda: re.search(r"FastAGI on agi://[^:]+:(\d+)", serve_log.read_text()), 30, message="serve up"
+        )
+        port = int(found.group(1))
+
+        rows: list[tuple[str, list[float]]] = []
+        rows.append(("php -r ''", timed(lambda i: subprocess.run(["php", "-r", ""], check=True), 0)))
+        rows.append(("agi-bin, installed (1 python)", timed(lambda i: run_script(installed, env, i), 0)))
+        rows.append(("agi-bin, hand-over (2 pythons)", timed(lambda i: run_script(shipped, env, i), 1000)))
+        rows.append(("FastAGI, one at a time", timed(lambda i: one_call(port, i), 2000)))
+        rss_before, overflows = rss_mib(serve.pid), listen_overflows()
+        burst_times = asyncio.run(burst(port, 3000))
+        overflowed = listen_overflows() - overflows
+        rss_after = rss_mib(serve.pid)
+        rows.append((f"FastAGI, {BURST} at {CONCURRENT} in flight", burst_times))
+        stored, distinct = store._all("SELECT COUNT(*), COUNT(DISTINCT number) FROM qcb_requests")[0]
+        php = pct(rows[0][1], 50)
+
+        print(f"request handler cost: one run, {RUNS} calls per row ({BURST} in the burst), real MariaDB")
+        print(f"{'what':<36}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'x php p50':>11}")
+        for name, times in rows:
+            p50, p99, top = pct(times, 50), pct(times, 99), max(times)
+            print(f"{name:<36}{p50:>9.1f}{p99:>9.1f}{top:>9.1f}{p50 / php:>11.2f}")
+        print(
+            f"serve --no-dialer RSS {rss_before:.1f} MiB before the burst, {rss_after:.1f} MiB after; "
+            f"listen queue overflows during the burst: {overflowed}; "
+            f"rows stored {stored}, distinct numbers {distinct}"
+        )
+        print(f"interpreter: {BASE_PYTHON}; Python {sys.version.split()[0]} runs this script")
     finally:
+        if serve is not None:
+            serve.terminate()
+            serve.wait(timeout=15)
+        store.close()
         server.drop_database(db.database)
         server.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

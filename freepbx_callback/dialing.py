@@ -6,7 +6,7 @@ status change and its event are one transaction, and a lost race is a normal res
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -138,7 +138,7 @@ class DialingService:
                         request.tries + 1,
                         now,
                         node,
-                        channel_id=f"qcb-{request_id}-{request.tries + 1}-{secrets.token_hex(3)}",
+                        channel_id=f"qcb-{request_id}-{request.tries + 1}-{os.urandom(3).hex()}",
                     )
                     won = self.store.update_request(
                         request_id,

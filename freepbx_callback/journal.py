@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -72,7 +71,7 @@ class Journal:
     def append(self, entry: Entry | LegEntry) -> Path:
         """Write ``entry`` durably; raises OSError if the spool cannot take it."""
         self.folder.mkdir(mode=0o750, parents=True, exist_ok=True)
-        name = f"{time.time_ns()}-{uuid.uuid4().hex}"
+        name = f"{time.time_ns()}-{os.urandom(16).hex()}"
         tmp = self.folder / f".{name}.tmp"
         with open(tmp, "w", encoding="utf-8") as out:
             json.dump(asdict(entry), out)

@@ -172,9 +172,16 @@ def _emergency(dial: str, region: str) -> bool:
     return not dial.startswith("+") and shortnumberinfo.connects_to_emergency_number(dial, region)
 
 
+# No emergency number in phonenumbers' short-number data has more digits (tests/unit checks the data):
+# longer numbers skip loading the short-number metadata of every region of their country code (25 for +1).
+MAX_EMERGENCY_DIGITS = 6
+
+
 def _emergency_of_its_country(parsed: phonenumbers.PhoneNumber) -> bool:
     """``+44 999``, ``0112`` in GB: an emergency number of the country the number is of."""
     nsn = str(parsed.national_number)  # without the leading zero a short parse keeps
+    if len(nsn) > MAX_EMERGENCY_DIGITS:
+        return False
     regions = phonenumbers.region_codes_for_country_code(parsed.country_code)
     return any(shortnumberinfo.is_emergency_number(nsn, r) for r in regions)
 

@@ -13,7 +13,6 @@ import os
 from contextlib import suppress
 from pathlib import Path
 
-from .backup import BackupError, parse_queue
 from .models import QueueSettings
 
 CACHE_NAME = "queue-settings.cache"
@@ -44,6 +43,8 @@ class QueueCache:
 
     def load(self) -> dict[str, QueueSettings] | None:
         """The remembered settings by queue, or None when there are none (never written, unreadable)."""
+        from .backup import BackupError, parse_queue  # only while the database is down
+
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             items = data["queues"]

@@ -6,20 +6,22 @@ transaction, and the caller hears nothing until that commit has returned.
 
 from __future__ import annotations
 
-import random
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import numbers, policy
-from .backup import Backup, BackupError, OpenRequest, dump
 from .dialing import DialingService, NotFound
-from .dialplan.render import RenderError, render
 from .models import Attempt, Heartbeat, Mode, NodeStatus, QueueSettings, Request, Stats, Status
 from .store import DuplicateCall, DuplicateOpenRequest, LostRace, Store
+
+if TYPE_CHECKING:
+    from .backup import Backup, OpenRequest
+
+# Imported where used, not here: the agi-bin request handler starts a process per call and loads this
+# module; the dialplan renderer (jinja2), backups, statistics and random are not on its path.
 
 __all__ = ["CallbackService", "NotFound", "RequestResult", "RestoreReport", "utcnow"]
 
@@ -65,6 +67,8 @@ QUEUE_FIELDS = {f for f in QueueSettings.__dataclass_fields__ if f != "queue"}
 
 def _rendered(settings: QueueSettings | None) -> str | None:
     """What the dialplan and queues.conf hold for one queue (None: stored settings that cannot render)."""
+    from .dialplan.render import RenderError, render
+
     try:
         out = render([settings] if settings is not None else [], "freepbx")
     except (RenderError, policy.PolicyError):
@@ -159,6 +163,8 @@ class CallbackService(DialingService):
 
     def backup(self) -> dict[str, Any]:
         """Every queue's settings and every open request, read from one snapshot."""
+        from .backup import dump
+
         with self.store.transaction():
             return dump(self.store.list_queues(), self.store.open_requests())
 
@@ -167,6 +173,8 @@ class CallbackService(DialingService):
         re-created as pending unless the same queue and number has an open request, or the same request
         is already stored in any status (restoring twice, or onto the database it came from, never
         brings back a request that was since completed)."""
+        from .backup import BackupError
+
         report = RestoreReport()
         now = self.clock()
         with self.store.transaction():
@@ -269,6 +277,8 @@ class CallbackService(DialingService):
             try:
                 return self._request(*args)
             except LostRace:
+                import random
+
                 time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
         return self._request(*args)
 
@@ -406,6 +416,8 @@ class CallbackService(DialingService):
         start = self.clock() - timedelta(seconds=since) if since else None
         counts = self.store.status_counts(start)
         waits = self.store.seconds_to_callback(start)
+        import statistics
+
         median = round(statistics.median(waits), 1) if waits else None
         return Stats(
             since=start, by_status=counts, requested=sum(counts.values()), median_seconds_to_callback=median

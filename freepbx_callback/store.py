@@ -106,6 +106,10 @@ class Store(DialingStore):
         with suppress(MySQLdb.Error):
             self.conn.close()
 
+    def idle(self) -> bool:
+        """Outside any transaction: the connection may serve another caller."""
+        return self._depth == 0
+
     # --- plumbing -----------------------------------------------------------------------------------
 
     def _run(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> MySQLdb.cursors.Cursor:

@@ -1,9 +1,8 @@
-"""The channel operations the call-flow handlers need, over pyst2's AGI (agi-bin) or our FastAGI session."""
+"""The channel operations the call-flow handlers need (an AGI session: agi-bin or FastAGI, see .protocol)."""
 
 from __future__ import annotations
 
-import os
-from typing import Any, Protocol
+from typing import Protocol
 
 
 class Channel(Protocol):
@@ -28,42 +27,3 @@ class Channel(Protocol):
     def wait_digit(self, timeout_ms: int) -> str: ...
 
     def hangup(self) -> None: ...
-
-
-class PystChannel:
-    """Adapter over ``asterisk.agi.AGI`` (agi-bin scripts); quiet on stderr, which Asterisk would log."""
-
-    def __init__(self, agi: Any | None = None) -> None:
-        if agi is None:
-            from asterisk.agi import AGI
-
-            agi = AGI(stderr=open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
-        self.agi = agi
-        self.env: dict[str, str] = dict(agi.env)
-
-    def variable(self, name: str) -> str:
-        value = self.agi.get_full_variable("${" + name + "}")
-        return "" if value in (None, "hangup") else str(value)
-
-    def set_variable(self, name: str, value: str) -> None:
-        self.agi.set_variable(name, value)
-
-    def play(self, prompt: str, escape_digits: str = "") -> str:
-        from asterisk.agi import AGIAppError
-
-        try:
-            return str(self.agi.stream_file(prompt, escape_digits) or "")
-        except AGIAppError:
-            return ""
-
-    def say_digits(self, digits: str) -> None:
-        self.agi.say_digits(digits, "")
-
-    def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> str:
-        return str(self.agi.get_data(prompt, timeout_ms, max_digits) or "")
-
-    def wait_digit(self, timeout_ms: int) -> str:
-        return str(self.agi.wait_for_digit(timeout_ms) or "")
-
-    def hangup(self) -> None:
-        self.agi.hangup()

@@ -1,8 +1,9 @@
 """FastAGI server: the same handlers as the agi-bin scripts, served at agi://host:port/<route>.
 
-A thread per call (the handlers block on the database); each call gets its own database connection,
-closed when the call ends. The first command on every call the server takes sets ``QCB_SERVED_BY``:
-a dialplan rendered with ``--agi-fallback`` runs the agi-bin script only when that mark is missing.
+A thread per call (the handlers block on the database); each call gets a database connection of its own
+for its duration: one a finished call gave back (a few are kept open), else a new one. The first command
+on every call the server takes sets ``QCB_SERVED_BY``: a dialplan rendered with ``--agi-fallback`` runs
+the agi-bin script only when that mark is missing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .request import handle_request
 log = logging.getLogger(__name__)
 DEFAULT_PORT = FASTAGI_PORT  # never 4573: FreePBX core's FastAGI server owns it
 SERVED_MARK = "QCB_SERVED_BY"
+IDLE_CONNECTIONS = 8  # database connections kept open between calls (a burst opens more, then closes them)
 Route = Callable[[SessionChannel, Callable[[], CallbackService], list[str], Journal], Any]
 
 
@@ -47,6 +49,9 @@ ROUTES: dict[str, Route] = {"request": _request, "outcome": _outcome}
 class FastAgiServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen queue is 5: a burst of callers pressing 1 at once would overflow it and
+    # wait for TCP's SYN retransmits (1 s, 3 s, 7 s...) in silence. The kernel caps it at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(
         self, address: tuple[str, int], service: Callable[[], CallbackService], journal: Journal | None = None
@@ -56,11 +61,42 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
         self.on_request: Callable[[], None] | None = None  # wake the dialer after a request or an outcome
         self.calls = 0
         self._lock = threading.Lock()
+        self._idle: list[CallbackService] = []  # database connections of finished calls, newest last
         super().__init__(address, _Handler)
 
     def count(self) -> None:
         with self._lock:
             self.calls += 1
+
+    def checkout(self) -> CallbackService:
+        """A service for one call: a connection a finished call gave back (checked with a ping, so one the
+        server closed meanwhile is replaced), else a new one from the factory."""
+        while True:
+            with self._lock:
+                svc = self._idle.pop() if self._idle else None
+            if svc is None:
+                return self.service_factory()
+            try:
+                svc.store.conn.ping()
+                return svc
+            except Exception:  # noqa: BLE001 - any failure: this connection is done
+                svc.store.close()
+
+    def give_back(self, svc: CallbackService, clean: bool) -> None:
+        """Keep the connection of a call that ended cleanly outside any transaction for the next call."""
+        if clean and svc.store.idle():
+            with self._lock:
+                if len(self._idle) < IDLE_CONNECTIONS:
+                    self._idle.append(svc)
+                    return
+        svc.store.close()
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for svc in idle:
+            svc.store.close()
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -68,9 +104,10 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         opened: list[CallbackService] = []
+        clean = False
 
         def service() -> CallbackService:
-            svc = self.server.service_factory()
+            svc = self.server.checkout()
             opened.append(svc)
             return svc
 
@@ -84,6 +121,7 @@ class _Handler(socketserver.StreamRequestHandler):
             channel = SessionChannel(session)
             channel.set_variable(SERVED_MARK, "fastagi")  # before any work: the fallback must not run
             handler(channel, service, args, self.server.journal)
+            clean = True
             if self.server.on_request is not None:  # a new request, or a leg that ended
                 self.server.on_request()
         except Hangup:
@@ -93,7 +131,7 @@ class _Handler(socketserver.StreamRequestHandler):
         finally:
             self.server.count()
             for svc in opened:
-                svc.store.close()
+                self.server.give_back(svc, clean)
 
 
 def _arg_no(key: str) -> int:

@@ -1,7 +1,6 @@
-"""A small AGI session over any pair of text streams: the FastAGI server's side of the protocol.
-
-pyst2's ``AGI`` installs a SIGHUP handler in its constructor, which only the main thread may do, so the
-threaded FastAGI server speaks the (simple, line-based) protocol itself.
+"""A small AGI session over any pair of byte streams: a FastAGI socket or an agi-bin script's stdin and
+stdout. Both transports speak the (simple, line-based) protocol through it, so they meet a hang-up the
+same way: :class:`Hangup`, raised by the command that found the channel gone.
 """
 
 from __future__ import annotations
@@ -37,15 +36,21 @@ class AgiSession:
             self.env[key.strip()] = value.strip()
 
     def _readline(self) -> str:
-        raw = self.rfile.readline()
+        try:
+            raw = self.rfile.readline()
+        except ConnectionError as exc:
+            raise Hangup(str(exc)) from None
         if not raw:
             raise Hangup("connection closed")
         return raw.decode("utf-8", "replace").rstrip("\r\n")
 
     def command(self, *parts: str) -> tuple[str, str]:
         """Send one command; returns (result, data). Raises Hangup on a hung-up channel."""
-        self.wfile.write((" ".join(parts) + "\n").encode())
-        self.wfile.flush()
+        try:
+            self.wfile.write((" ".join(parts) + "\n").encode())
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionError) as exc:  # Asterisk closed its end
+            raise Hangup(f"{parts[0]}: {exc}") from None
         line = self._readline()
         while line.startswith("HANGUP"):  # agi_enhanced async notice; the answer follows
             line = self._readline()

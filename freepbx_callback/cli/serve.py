@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import select
 import signal
 import threading
 from collections.abc import Callable
@@ -17,8 +18,9 @@ from ..agi.run import service_from_env
 from ..ami import Ami, AmiConfig, AmiError
 from ..dialer import CRON_INTERVAL, Dialer, DialerConfig
 from ..journal import Journal
-from ..loop import DialerLoop, sd_notify
+from ..loop import DialerLoop, sd_notify, watchdog_interval
 from ..service import CallbackService, utcnow
+from ..store import StoreUnavailable
 from ..wake import Waker
 from .base import Context, Group, cli, emit, fail, json_option, service_of, table
 
@@ -91,8 +93,7 @@ def make_dialer(
 ) -> Dialer:
     context = ctx.find_object(Context)
     assert context is not None
-    service = service_of(ctx)
-    values = freepbx.settings(service.store)
+    values = freepbx.settings(service_of(ctx).store)
     try:
         ami_config = AmiConfig.resolve(ami_url, freepbx.ami_config(values))
     except AmiError as exc:
@@ -105,12 +106,42 @@ def make_dialer(
     }
     config = DialerConfig(**settings, **({"node": node} if node else {}))
     config.dial_string("0")  # refuse a bad template before anything is claimed
-    journal_ = Journal(spool or (freepbx.spool_dir(values) if values else None))
 
     def fresh_service() -> CallbackService:
         return service_from_env(context.dsn_flag)
 
-    return Dialer(fresh_service, lambda: Ami(ami_config), journal_, config)
+    return Dialer(fresh_service, lambda: Ami(ami_config), journal_of(values, spool), config)
+
+
+def journal_of(values: dict[str, str], spool: Path | None) -> Journal:
+    return Journal(spool or (freepbx.spool_dir(values) if values else None))
+
+
+def replay_loop(
+    stop: threading.Event, wake: Waker, journal: Journal, service: Callable[[], CallbackService], poll: float
+) -> None:
+    """`serve --no-dialer`: no AMI, no calls placed; only the journal is replayed, on each safety poll
+    and whenever the wake socket is poked, and systemd's watchdog hears from this loop instead."""
+    dog = watchdog_interval()
+    while not stop.is_set():
+        if journal.pending():
+            try:
+                svc = service()
+                try:
+                    counts = svc.replay(journal)
+                finally:
+                    svc.store.close()
+                if any(counts.values()):
+                    log.info("journal replayed: %s", counts)
+            except StoreUnavailable as exc:
+                log.warning("journal not replayed, database unavailable: %s", exc)
+            except Exception:  # noqa: BLE001 - the next poll tries again
+                log.exception("journal replay failed")
+        if dog:
+            sd_notify("WATCHDOG=1")
+        select.select(wake.filenos(), [], [], min(poll, dog) if dog else poll)
+        wake.drain()
+        wake.clear()
 
 
 @cli.command()
@@ -155,13 +186,23 @@ def serve(ctx: click.Context, listen: str, port: int, poll: float, no_dialer: bo
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     context = ctx.find_object(Context)
     assert context is not None
-    dialer = make_dialer(ctx, **options)
+
+    def fresh_service() -> CallbackService:
+        return service_from_env(context.dsn_flag)
+
+    # Without the dialer nothing needs AMI: no manager setting is read or required.
+    dialer = None if no_dialer else make_dialer(ctx, **options)
+    if dialer is not None:
+        journal_ = dialer.journal
+    else:
+        journal_ = journal_of(freepbx.settings(service_of(ctx).store), options["spool"])
     try:
-        server = FastAgiServer((listen, port), lambda: service_from_env(context.dsn_flag), dialer.journal)
+        server = FastAgiServer((listen, port), fresh_service, journal_)
     except OSError as exc:
         fail(f"cannot listen on {listen}:{port}: {exc.strerror or exc}", 2)
     stop, wake = threading.Event(), Waker()
-    server.on_request = wake.set
+    if dialer is not None:
+        server.on_request = wake.set
     died: list[BaseException] = []
 
     def shutdown(*_: Any) -> None:
@@ -171,29 +212,33 @@ def serve(ctx: click.Context, listen: str, port: int, poll: float, no_dialer: bo
 
     def run_dialer() -> None:
         try:
-            DialerLoop(dialer, poll).run(stop, wake)
+            if dialer is None:
+                replay_loop(stop, wake, journal_, fresh_service, poll)
+            else:
+                DialerLoop(dialer, poll).run(stop, wake)
         except BaseException as exc:
-            log.critical("the dialer loop died; stopping serve", exc_info=True)
+            log.critical(
+                "the %s loop died; stopping serve", "replay" if dialer is None else "dialer", exc_info=True
+            )
             died.append(exc)
             shutdown()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     sd_notify("READY=1")  # FastAGI listens (bound above); the loop's first WATCHDOG=1 comes after this
-    loop = None
-    if not no_dialer:
-        try:
-            where = wake.listen(dialer.journal.folder)
-        except OSError as exc:
-            fail(f"cannot bind the wake socket in {dialer.journal.folder}: {exc.strerror or exc}", 2)
-        loop = threading.Thread(target=run_dialer, name="dialer", daemon=True)
-        loop.start()
+    try:
+        where = wake.listen(journal_.folder)
+    except OSError as exc:
+        fail(f"cannot bind the wake socket in {journal_.folder}: {exc.strerror or exc}", 2)
+    loop = threading.Thread(target=run_dialer, name="replay" if dialer is None else "dialer", daemon=True)
+    loop.start()
     log.info(
-        "FastAGI on agi://%s:%d, dialer %s, journal %s",
+        "FastAGI on agi://%s:%d, dialer %s, journal %s (wake socket %r)",
         listen,
         server.server_address[1],
-        "off" if no_dialer else f"node {dialer.config.node} (wake socket {where!r})",
-        dialer.journal.folder,
+        "off (journal replay only)" if dialer is None else f"node {dialer.config.node}",
+        journal_.folder,
+        where,
     )
     try:
         server.serve_forever(poll_interval=0.5)
@@ -201,13 +246,12 @@ def serve(ctx: click.Context, listen: str, port: int, poll: float, no_dialer: bo
         sd_notify("STOPPING=1")
         stop.set()
         wake.set()
-        if loop is not None:
-            loop.join(timeout=10)
+        loop.join(timeout=10)
         server.server_close()
         wake.close()
         log.info("stopped after %d FastAGI call(s)", server.calls)
     if died:
-        fail(f"the dialer loop died: {type(died[0]).__name__}: {died[0]}", 1)
+        fail(f"the {loop.name} loop died: {type(died[0]).__name__}: {died[0]}", 1)
 
 
 @cli.group(cls=Group)

@@ -18,6 +18,8 @@
 //       prints the CLI path; exit 3 with the missing Debian packages on stdout when root must add them
 //       (--path: the PATH for the commands it runs, as given; default $PATH plus the system folders)
 //   php Runtime.php locate [--varlib DIR] [--prefix DIR]      the installed CLI, exit 1 when none
+//   php Runtime.php pin-scripts --python PATH --agi-bin DIR   first line of DIR/qcb-*.agi: #!PATH
+//       (ensure does this to the module's agi-bin/, which fwconsole reload copies into ASTAGIDIR)
 namespace FreePBX\modules\Queuecallback;
 
 require_once __DIR__ . '/Process.php';
@@ -196,6 +198,50 @@ class Runtime {
 	 * @throws RuntimeError with the command root must run, when the host lacks something
 	 */
 	public function ensure() {
+		$cli = $this->ensureVenv();
+		// Asterisk runs the agi-bin scripts with the interpreter of their first line: name the runtime's own,
+		// so that each call starts one Python (the system python3 would fail the import and hand over).
+		$agiBin = dirname($this->wheels) . '/agi-bin';
+		if (is_dir($agiBin)) {
+			$python = dirname($cli) . '/python';
+			try {
+				$pinned = self::pinScripts($agiBin, $python);
+				if ($pinned) {
+					$this->say(sprintf('agi-bin scripts run with %s: %s', $python, implode(', ', $pinned)));
+				}
+			} catch (RuntimeError $e) {
+				$this->say($e->getMessage() . ' They hand over to the runtime at each call instead.');
+			}
+		}
+		return $cli;
+	}
+
+	/**
+	 * Writes "#!$python" as the first line of every qcb-*.agi in $dir (each replaced whole, mode 0755);
+	 * returns the names of the scripts changed. The scripts' own hand-over stays for any other interpreter.
+	 * @throws RuntimeError when a script cannot be rewritten
+	 */
+	public static function pinScripts($dir, $python) {
+		$changed = array();
+		foreach ((array)glob(rtrim($dir, '/') . '/qcb-*.agi') as $file) {
+			$text = (string)file_get_contents($file);
+			$body = strncmp($text, '#!', 2) === 0 ? (string)substr($text, strcspn($text, "\n") + 1) : $text;
+			$pinned = '#!' . $python . "\n" . $body;
+			if ($pinned === $text) {
+				continue;
+			}
+			$tmp = $file . '.new.' . getmypid();
+			if (@file_put_contents($tmp, $pinned) === false || !@chmod($tmp, 0755) || !@rename($tmp, $file)) {
+				@unlink($tmp);
+				throw new RuntimeError(sprintf('Cannot rewrite %s.', $file));
+			}
+			$changed[] = basename($file);
+		}
+		return $changed;
+	}
+
+	/** ensure() without the scripts: the venv, built or found up to date; the CLI path. */
+	private function ensureVenv() {
 		$manifest = $this->manifest();
 		$python = $this->findPython($manifest);
 		foreach ($this->venvCandidates() as $venv) {
@@ -718,7 +764,7 @@ class Runtime {
 			$arg = $argv[$i];
 			if ($arg === '--quiet') {
 				$quiet = true;
-			} elseif (preg_match('/^--(wheels|prefix|varlib|venv|python|owner|path)(=(.*))?$/', $arg, $m)) {
+			} elseif (preg_match('/^--(wheels|prefix|varlib|venv|python|owner|path|agi-bin)(=(.*))?$/', $arg, $m)) {
 				$opts[$m[1]] = isset($m[3]) ? $m[3] : (isset($argv[$i + 1]) ? $argv[++$i] : '');
 			} else {
 				fwrite(STDERR, "error: unknown argument $arg\n");
@@ -727,6 +773,21 @@ class Runtime {
 		}
 		$varlib = isset($opts['varlib']) && $opts['varlib'] !== '' ? $opts['varlib'] : self::DEFAULT_VARLIB;
 		$prefix = isset($opts['prefix']) && $opts['prefix'] !== '' ? $opts['prefix'] : self::DEFAULT_PREFIX;
+		if ($command === 'pin-scripts') {
+			if (empty($opts['python']) || empty($opts['agi-bin'])) {
+				fwrite(STDERR, "usage: php Runtime.php pin-scripts --python PATH --agi-bin DIR\n");
+				return 2;
+			}
+			try {
+				foreach (self::pinScripts($opts['agi-bin'], $opts['python']) as $name) {
+					echo $name, "\n";
+				}
+				return 0;
+			} catch (RuntimeError $e) {
+				fwrite(STDERR, 'error: ' . $e->getMessage() . "\n");
+				return 1;
+			}
+		}
 		if ($command === 'locate') {
 			$cli = self::locate($varlib, $prefix);
 			if ($cli === null) {
@@ -736,7 +797,7 @@ class Runtime {
 			return 0;
 		}
 		if ($command !== 'ensure') {
-			fwrite(STDERR, "usage: php Runtime.php ensure [--wheels DIR] [--prefix DIR] [--varlib DIR] [--venv DIR] [--python PATH] [--owner USER[:GROUP]] [--path PATH] [--quiet]\n       php Runtime.php locate [--varlib DIR] [--prefix DIR]\n");
+			fwrite(STDERR, "usage: php Runtime.php ensure [--wheels DIR] [--prefix DIR] [--varlib DIR] [--venv DIR] [--python PATH] [--owner USER[:GROUP]] [--path PATH] [--quiet]\n       php Runtime.php locate [--varlib DIR] [--prefix DIR]\n       php Runtime.php pin-scripts --python PATH --agi-bin DIR\n");
 			return 2;
 		}
 		$wheels = isset($opts['wheels']) && $opts['wheels'] !== '' ? $opts['wheels'] : dirname(__DIR__) . '/wheels';

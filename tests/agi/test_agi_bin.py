@@ -104,3 +104,79 @@ def test_no_runtime_anywhere_fails_at_once(tmp_path: Path) -> None:
         [SYSTEM_PYTHON, str(script), "400"], env=env, cwd="/", capture_output=True, text=True, timeout=30
     )
     assert done.returncode != 0 and "ModuleNotFoundError" in done.stderr, done.stderr
+
+
+RUNTIME_PHP = SCRIPTS.parent / "module_xml" / "lib" / "Runtime.php"
+HANDOVER = "QCB_AGI_HANDOVER"  # the scripts' hand-over sets it before it exec's the runtime's python
+
+
+def run_as_asterisk(cmd: list[str], env: dict[str, str], callerid: str) -> tuple[str, dict[str, str]]:
+    """Like :func:`play`, and reads the handler's process while it waits for Asterisk's first reply:
+    the interpreter it runs (/proc/PID/exe) and the environment its program image started with."""
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd="/"
+    )
+    assert proc.stdin and proc.stdout
+    proc.stdin.write(agi_env(callerid).encode())
+    proc.stdin.flush()
+    seen: tuple[str, dict[str, str]] | None = None
+    while line := proc.stdout.readline():
+        if seen is None:  # the first command came from the handler itself: look at its process
+            exe = os.readlink(f"/proc/{proc.pid}/exe")
+            raw = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+            seen = (exe, dict(e.decode().partition("=")[::2] for e in raw if e))
+        proc.stdin.write(b"200 result=1 (5551000)\n" if b"FROM_DID" in line else b"200 result=0\n")
+        proc.stdin.flush()
+    proc.stdin.close()
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert proc.wait(timeout=30) == 0, stderr
+    assert seen is not None, "the handler sent no AGI command"
+    return seen
+
+
+def test_installed_scripts_start_the_runtimes_python_alone(
+    service: CallbackService, db_dsn: str, tmp_path: Path
+) -> None:
+    """The install (lib/Runtime.php, which install.sh and the module's install() run) writes the runtime's
+    interpreter into the scripts' first line: Asterisk starts that one Python and no hand-over happens."""
+    if not os.access(SYSTEM_PYTHON, os.X_OK) or shutil.which("php") is None:
+        pytest.skip(f"needs {SYSTEM_PYTHON} and php")
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import freepbx_callback"], cwd="/", capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip(f"{SYSTEM_PYTHON} itself has the package: nothing to hand over")
+    runtime = str(Path(sys.prefix) / "bin" / "python")
+    agi_bin = tmp_path / "agi-bin"
+    agi_bin.mkdir()
+    for name in ("qcb-request.agi", "qcb-outcome.agi"):
+        shutil.copy2(SCRIPTS / name, agi_bin / name)
+    service.set_queue("400", enabled=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", HANDOVER)}
+    env.update(QCB_DSN=db_dsn, QCB_PYTHON=runtime)
+
+    # As shipped: the system python3 starts, fails the import and hands over (the check sees it).
+    exe, environ = run_as_asterisk([str(agi_bin / "qcb-request.agi"), "400"], env, "2015554441")
+    assert HANDOVER in environ, "the shipped script, started by the python3 on PATH, hands over"
+
+    pinned = subprocess.run(
+        ["php", str(RUNTIME_PHP), "pin-scripts", "--python", runtime, "--agi-bin", str(agi_bin)],
+        capture_output=True,
+        text=True,
+    )
+    assert pinned.returncode == 0, pinned.stderr
+    assert sorted(pinned.stdout.split()) == ["qcb-outcome.agi", "qcb-request.agi"]
+    for name in ("qcb-request.agi", "qcb-outcome.agi"):
+        script = agi_bin / name
+        assert script.read_text().splitlines()[0] == f"#!{runtime}"
+        assert script.read_text().splitlines()[1:] == (SCRIPTS / name).read_text().splitlines()[1:]
+        assert os.access(script, os.X_OK)
+
+    exe, environ = run_as_asterisk([str(agi_bin / "qcb-request.agi"), "400"], env, "2015554442")
+    assert HANDOVER not in environ, "one interpreter per call: no hand-over"
+    assert os.path.realpath(exe) == os.path.realpath(runtime)
+    assert sorted(r.number for r in service.list()) == ["2015554441", "2015554442"]
+    again = subprocess.run(
+        ["php", str(RUNTIME_PHP), "pin-scripts", "--python", runtime, "--agi-bin", str(agi_bin)],
+        capture_output=True,
+        text=True,
+    )
+    assert again.returncode == 0 and again.stdout == ""  # nothing left to change

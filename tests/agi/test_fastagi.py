@@ -141,3 +141,26 @@ def test_protocol_parses_digits_and_hangups() -> None:
 
 def test_quote_keeps_values_in_one_argument() -> None:
     assert quote('a "b" \\c\nd') == '"a \\"b\\" \\\\c d"'
+
+
+def test_a_kept_connection_the_database_closed_is_replaced(
+    server: FastAgiServer, service: CallbackService, store: Store
+) -> None:
+    """Calls reuse the database connections of finished calls; one the server dropped meanwhile (a
+    restart, wait_timeout) is replaced before the next caller's request, which is stored as usual."""
+    service.set_queue("400", enabled=True)
+    play_asterisk(server.server_address[1], ENV, CONVERSATION)
+    mine = store._all("SELECT CONNECTION_ID()")[0][0]
+    database = store._all("SELECT DATABASE()")[0][0]
+    others = [
+        row[0]
+        for row in store._all("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s", (database,))
+        if row[0] != mine
+    ]
+    assert others, "the finished call's connection is kept open"
+    for conn_id in others:
+        store._run(f"KILL CONNECTION {int(conn_id)}")
+    again = ENV.replace("2015551234", "2015559876").replace("1764200000.7", "1764200000.8")
+    got = play_asterisk(server.server_address[1], again, CONVERSATION)
+    assert got == [cmd for cmd, _ in CONVERSATION]
+    assert sorted(r.number for r in service.list()) == ["2015551234", "2015559876"]

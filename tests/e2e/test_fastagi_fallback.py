@@ -101,6 +101,12 @@ def test_serve_down_request_and_outcomes_go_through_the_agi_bin_scripts(
         unpause(cb)
         assert cb.dialer(tmp_path / "spool").tick().dialled == [request_id]
         wait_done(service, request_id)
+        # The agent leg's script has written its outcome; Asterisk logs it as completed once it exited.
+        wait_for(
+            lambda: completed(cb.bed.log_text(), f"{scripts}/qcb-outcome.agi") >= 3,
+            15,
+            message="the agent leg's script ended",
+        )
 
     log = cb.bed.log_text()
     assert completed(log, f"{scripts}/qcb-request.agi") == 1, "the request script ran once"

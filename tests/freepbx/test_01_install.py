@@ -41,6 +41,29 @@ def test_the_agi_scripts_and_dialplan_are_in_place(fpbx: FreePbx) -> None:
     assert "qcb-callback-agent-first" in fpbx.asterisk("dialplan show qcb-callback-agent-first")
 
 
+def test_the_installed_agi_scripts_start_one_python_the_runtimes(fpbx: FreePbx) -> None:
+    """The install writes the runtime's interpreter into the scripts' first line: Asterisk starts that one
+    Python, which imports the package itself (no hand-over from the system python3). Counted by the
+    interpreters that start: each prints its own `site` line under PYTHONPROFILEIMPORTTIME."""
+    from tests.freepbx.conftest import CURRENT_PYTHON
+
+    for name in ("qcb-request.agi", "qcb-outcome.agi"):
+        first = fpbx.bw_path(f"/var/lib/asterisk/agi-bin/{name}").read_text().splitlines()[0]
+        assert first == f"#!{CURRENT_PYTHON}", f"{name}: {first}"
+    script = "/var/lib/asterisk/agi-bin/qcb-request.agi"
+    # No AGI conversation on stdin: the script reads the end of input as a hang-up and ends quietly.
+    env = {"PYTHONPROFILEIMPORTTIME": "1"}
+    ran = {
+        "FreePBX root": fpbx.bw(["sh", "-c", f"{script} 400 </dev/null"], env=env, check=False),
+        "Asterisk root": fpbx.run_in_root(["sh", "-c", f"{script} 400 </dev/null"], env=env),
+    }
+    for where, done in ran.items():
+        assert done.returncode == 0, f"{where}: {done.stdout}{done.stderr[-2000:]}"
+        interpreters = [line for line in done.stderr.splitlines() if line.rstrip().endswith("| site")]
+        assert len(interpreters) == 1, f"{where}: {len(interpreters)} pythons started:\n{done.stderr[-2000:]}"
+        assert "freepbx_callback.agi.run" in done.stderr and "Traceback" not in done.stderr, where
+
+
 def test_nothing_of_ours_listens_on_4573(fpbx: FreePbx) -> None:
     listening = []
     for line in fpbx.bw(["cat", "/proc/net/tcp"]).stdout.splitlines()[1:]:

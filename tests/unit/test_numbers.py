@@ -76,3 +76,21 @@ def test_twenty_digits_is_the_limit() -> None:
 def test_message_names_the_character() -> None:
     with pytest.raises(InvalidNumber, match="';' is not allowed"):
         parse("555;1234")
+
+
+def test_no_emergency_number_is_longer_than_the_shortcut_assumes() -> None:
+    """parse() skips the emergency lookup of a number's whole country code for longer numbers: that is
+    only right while no region's emergency numbers may be longer (the library's own short-number data)."""
+    from phonenumbers import PhoneMetadata
+    from phonenumbers.shortdata import _AVAILABLE_REGION_CODES
+
+    from freepbx_callback.numbers import MAX_EMERGENCY_DIGITS
+
+    longest = 0
+    for region in _AVAILABLE_REGION_CODES:
+        metadata = PhoneMetadata.short_metadata_for_region(region)
+        if metadata is not None and metadata.emergency is not None:
+            lengths = metadata.emergency.possible_length
+            assert lengths, f"{region}: emergency numbers of any length"
+            longest = max(longest, *lengths)
+    assert 0 < longest <= MAX_EMERGENCY_DIGITS
