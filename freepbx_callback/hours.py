@@ -110,6 +110,13 @@ def _times(text: str) -> tuple[int, int]:
 
 def parse_rule(text: str) -> Rule:
     """``mon-fri 09:00-17:00``, ``09:00-17:00`` or FreePBX's ``09:00-17:00|mon-fri|*|*``."""
+    try:
+        return _parse_rule(text)
+    except HoursError as exc:
+        raise HoursError(f"hours {text!r}: {exc}") from None
+
+
+def _parse_rule(text: str) -> Rule:
     if "|" in text:
         parts = (text.split("|") + ["*"] * 4)[:4]
         times, dow, dom, month = parts
@@ -120,7 +127,7 @@ def parse_rule(text: str) -> Rule:
         elif len(words) == 2:
             dow, times = words
         else:
-            raise HoursError(f"hours {text!r}: use 'mon-fri 09:00-17:00'")
+            raise HoursError("use 'mon-fri 09:00-17:00'")
         dom = month = "*"
     start, end = _times(times)
     days = _range(dow, DAYS, 0, 6, "weekday")

@@ -103,6 +103,11 @@ class QueueSettings:
     min_talk: int = 5
     keep_place: bool = False  # release only when no live caller who joined earlier is still waiting
     prompts: tuple[tuple[str, str], ...] = ()  # (prompt name, system recording) overrides
+    # Callback hours (see hours.py): rules such as "mon-fri 09:00-17:00" read in ``timezone``, or a
+    # FreePBX Time Group (its id), which then wins; neither: always open.
+    hours: tuple[str, ...] = ()
+    timezone: str = "UTC"
+    timegroup: int | None = None
 
     def prompt(self, name: str) -> str:
         """The sound to play for prompt ``name``: the admin's recording, else the shipped ``qcb-<name>``."""
@@ -117,6 +122,7 @@ class QueueSettings:
         data["block_patterns"] = list(self.block_patterns)
         data["allow_patterns"] = list(self.allow_patterns)
         data["prompts"] = dict(self.prompts)
+        data["hours"] = list(self.hours)
         return data
 
 

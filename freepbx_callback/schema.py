@@ -239,6 +239,18 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        11,
+        "callback hours per queue: rules and their time zone, or a FreePBX Time Group",
+        [
+            "ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS hours TEXT NULL, "
+            "ADD COLUMN IF NOT EXISTS timezone VARCHAR(64) NOT NULL DEFAULT 'UTC', "
+            "ADD COLUMN IF NOT EXISTS timegroup INT NULL",
+        ],
+    )
+)
+
 VERSIONS = sorted(version for version, _, _ in MIGRATIONS)
 LATEST = VERSIONS[-1]
 

@@ -97,6 +97,10 @@ class CallbackService(DialingService):
     def queues(self) -> list[QueueSettings]:
         return self.store.list_queues()
 
+    def time_groups(self) -> list[tuple[int, str]]:
+        """FreePBX's Time Groups a queue may take as its callback hours (none on plain Asterisk)."""
+        return self.store.time_groups()
+
     def set_queue(self, queue: str, **changes: Any) -> QueueSettings:
         unknown = set(changes) - QUEUE_FIELDS
         if unknown:
@@ -212,7 +216,11 @@ class CallbackService(DialingService):
                 "requested_at": item.requested_at,
                 "next_attempt_at": item.next_attempt_at,
                 # A restored request gets a window from its due time, or from now when that has passed.
-                "expires_at": policy.window_end(max(now, item.next_attempt_at), self.settings(item.queue)),
+                "expires_at": policy.window_end(
+                    max(now, item.next_attempt_at),
+                    self.settings(item.queue),
+                    self.schedule(self.settings(item.queue)),
+                ),
                 "last_outcome": item.last_outcome,
             }
         )
@@ -307,6 +315,7 @@ class CallbackService(DialingService):
             # time of the key press but is not expired for the outage it waited through.
             stored_at = self.clock()
             now = requested_at or stored_at
+            schedule = self.schedule(settings)
             fields = {
                 "queue": queue,
                 "number": number.dial,
@@ -320,8 +329,8 @@ class CallbackService(DialingService):
                 "status": Status.PENDING.value,
                 "attempts": 0,
                 "requested_at": now,
-                "next_attempt_at": stored_at,
-                "expires_at": policy.window_end(stored_at, settings),
+                "next_attempt_at": policy.first_due(schedule, stored_at),  # out of hours: the opening
+                "expires_at": policy.window_end(stored_at, settings, schedule),
             }
             request_id = self.store.insert_request(fields)
             late = f", stored {stored_at.isoformat(sep=' ', timespec='seconds')}" if stored_at > now else ""
@@ -374,8 +383,10 @@ class CallbackService(DialingService):
     def retry(self, request_id: int) -> Request:
         """Put a request back in line now: a closed one reopens with a fresh set of attempts."""
         request = self.get(request_id)
-        now = self.clock()
-        expires_at = policy.window_end(now, self.settings(request.queue))  # a fresh window
+        settings = self.settings(request.queue)
+        schedule = self.schedule(settings)
+        now = policy.first_due(schedule, self.clock())  # out of hours: at the opening
+        expires_at = policy.window_end(now, settings, schedule)  # a fresh window
         if request.status is Status.PENDING:
             with self.store.transaction():
                 self.store.update_request(

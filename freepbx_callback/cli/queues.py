@@ -128,6 +128,16 @@ def queue_show(ctx: click.Context, queue_name: str, defaults: bool, as_json: boo
     metavar="NAME=RECORDING",
     help="Play a system recording instead of a shipped prompt (NAME= restores it); repeat.",
 )
+@click.option(
+    "--hours",
+    "hours_rules",
+    multiple=True,
+    metavar="'DAYS HH:MM-HH:MM'",
+    help="Callback hours, e.g. 'mon-fri 09:00-17:00'; repeat for more; replaces the queue's hours.",
+)
+@click.option("--timezone", help="Time zone the hours are read in (e.g. Europe/Moscow; default UTC).")
+@click.option("--timegroup", type=click.IntRange(1), help="FreePBX Time Group id as the callback hours.")
+@click.option("--always-open", is_flag=True, help="Remove the callback hours and the Time Group.")
 @json_option
 @click.pass_context
 def queue_set(
@@ -138,10 +148,16 @@ def queue_set(
     no_did: bool,
     clear_patterns: bool,
     prompt_overrides: tuple[str, ...],
+    hours_rules: tuple[str, ...],
+    always_open: bool,
     **options: Any,
 ) -> None:
     """Create or change a queue's callback settings."""
     changes = {k: v for k, v in options.items() if v is not None and v != ()}
+    if always_open:
+        changes.update(hours=(), timegroup=None)
+    if hours_rules:
+        changes["hours"] = tuple(hours_rules)
     if no_max_pending:
         changes["max_pending"] = None
     if no_did:
