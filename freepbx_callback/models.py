@@ -74,6 +74,8 @@ PROMPT_NAMES = (
     "customer-intro",
     "press-1-to-connect",
     "goodbye",
+    "accepted-later",
+    "after",
 )
 
 

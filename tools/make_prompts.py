@@ -100,6 +100,15 @@ PROMPTS: dict[str, dict[str, str]] = {
         "en": "Goodbye.",
         "ru": "До свидания.",
     },
+    # Out of callback hours: "... we will call you back," <today | tomorrow | weekday> "after" <time>.
+    "accepted-later": {
+        "en": "Thank you. Your callback request is accepted. We will call you back,",
+        "ru": "Спасибо. Ваша заявка на обратный звонок принята. Мы перезвоним вам,",
+    },
+    "after": {
+        "en": "after",
+        "ru": "после",
+    },
 }
 
 

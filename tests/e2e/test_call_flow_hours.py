@@ -1,0 +1,85 @@
+"""Callback hours on a real Asterisk: a caller who presses 1 while the queue's callback hours are closed
+is stored, told when the call will come ("today after <time>", said by Asterisk in the caller's
+language), is not dialled while the hours are closed, and is dialled once they open.
+
+The schedule is built around the current time: it opens at a minute boundary about a minute and a half
+after the test starts, so both the closed and the open side are real time on the real components.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from freepbx_callback import hours
+from freepbx_callback.config import Dsn
+from freepbx_callback.models import Status
+from freepbx_callback.service import CallbackService, utcnow
+from tests.testbed import demo
+from tests.testbed.asterisk import AsteriskInstance
+from tests.testbed.callbacks import CallbackBed
+from tests.testbed.sipp import Uas, call_and_press
+from tests.testbed.wait import wait_for
+
+Factory = Callable[..., AsteriskInstance]
+
+
+def _after(lines: list[demo.LogLine], first: demo.LogLine) -> list[str]:
+    return [line.text for line in lines if line.at >= first.at]
+
+
+def test_out_of_hours_request_is_told_the_time_and_dialled_at_the_opening(
+    asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    start = utcnow()
+    opens = (start + timedelta(seconds=150)).replace(second=0, microsecond=0)
+    rule = f"{opens:%H:%M}-{opens + timedelta(hours=1):%H:%M}"
+    service.set_queue("400", enabled=True, did="5551000", offer_every=5, min_talk=2, hours=(rule,))
+    bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
+    agent = Uas(bed, "answer", ring_s=0.5)
+    customer = Uas(bed, "answer", ring_s=0.5, hangup_after_s=4)
+    cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, customer)
+    with agent, customer:
+        pause = {"Action": "QueuePause", "Interface": "PJSIP/agent", "Paused": "true"}
+        bed.ami_action(pause)  # the caller waits in line (no agent free) and presses 1
+        call = call_and_press(bed, "400", dtmf_after_s=7, hold_s=40, caller_id="2015551234")
+        assert call.bye_received, call.summary()
+        [request] = service.list()
+        assert request.status is Status.PENDING
+        assert request.next_attempt_at == opens, (request.next_attempt_at, opens)
+
+        # Told when: "... we will call you back" today (or tomorrow, near midnight) "after" 9:41 pm.
+        [told] = demo.played(bed, "qcb-accepted-later")
+        assert demo.played(bed, "qcb-accepted") == [], "the as-soon-as-possible confirmation played"
+        lines = demo.log_lines(bed)
+        word = hours.day_word(hours.Schedule(), utcnow(), opens)
+        [after] = demo.played(bed, "qcb-after")
+        said = "\n".join(_after(lines, told))
+        assert said.index(f"'digits/{word}.") < said.index("'qcb-after."), said
+        spoken_time = "\n".join(_after(lines, after))
+        hour12 = opens.hour % 12 or 12
+        assert f"'digits/{hour12}." in spoken_time, spoken_time
+        assert f"'digits/{'a-m' if opens.hour < 12 else 'p-m'}." in spoken_time, spoken_time
+        assert demo.played(bed, "qcb-goodbye"), "no goodbye after the time"
+
+        bed.ami_action({**pause, "Paused": "false"})  # the agent is free: only the hours hold the call
+        dialer = cb.dialer(tmp_path / "spool")
+        while utcnow() < opens - timedelta(seconds=2):
+            report = dialer.tick()
+            assert report.dialled == [] and report.expired == [], report.summary()
+            time.sleep(2)
+        assert agent.invites() == [] and customer.invites() == [], "dialled while the hours were closed"
+
+        def dialled() -> bool:
+            return bool(dialer.tick().dialled)
+
+        wait_for(dialled, timeout=30, interval=1, message="the dialer to call back once the hours open")
+        assert utcnow() >= opens
+        done = wait_for(
+            lambda: service.get(request.id).status is Status.DONE, timeout=40, message="the callback done"
+        )
+        assert done
+        [customer_invite] = customer.invites()
+        assert "2015551234@" in customer_invite.first_line
