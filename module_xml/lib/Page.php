@@ -82,6 +82,7 @@ class Page {
 		$vars['conflict'] = isset($all[$queue]) ? $queues->conflict($queue) : '';
 		$vars['choices'] = $this->module->queueSettings()->choices($current);
 		$vars['recordings'] = $this->module->queueSettings()->recordings();
+		$vars['timegroups'] = $this->module->queueSettings()->timeGroups();
 		return load_view(dirname(__DIR__) . '/views/form.php', $vars);
 	}
 
@@ -112,7 +113,7 @@ class Page {
 	/** What the admin typed, to show it again next to the errors. */
 	private static function posted(array $in) {
 		$out = array();
-		foreach (array('did', 'attempts', 'retry_interval', 'window', 'offer_every', 'mode', 'language', 'max_pending') as $key) {
+		foreach (array('did', 'attempts', 'retry_interval', 'window', 'offer_every', 'mode', 'language', 'max_pending', 'timezone', 'timegroup') as $key) {
 			if (isset($in[$key])) {
 				$out[$key] = (string)$in[$key];
 			}
@@ -126,6 +127,9 @@ class Page {
 			if (isset($in[$key])) {
 				$out[$key] = preg_split('/[\s,]+/', (string)$in[$key], -1, PREG_SPLIT_NO_EMPTY);
 			}
+		}
+		if (isset($in['hours'])) {
+			$out['hours'] = preg_split('/[\r\n]+/', (string)$in['hours'], -1, PREG_SPLIT_NO_EMPTY);
 		}
 		return $out;
 	}

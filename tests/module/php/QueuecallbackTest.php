@@ -275,6 +275,36 @@ class QueuecallbackTest extends TestCase {
 		$this->assertStringNotContainsString('1900', (string)$row['block_patterns']);
 	}
 
+	public function testTheFormSetsCallbackHoursOrAFreepbxTimeGroup() {
+		$module = $this->module();
+		$page = $this->save($module, $this->form(array('hours' => "mon-fri 09:00-17:00\r\nsat 10:00-14:00\r\n", 'timezone' => 'Europe/Moscow', 'timegroup' => '')));
+		$this->assertSame(array(), $page->errors);
+		$row = $this->queueRow('400');
+		$this->assertSame('mon-fri 09:00-17:00; sat 10:00-14:00', $row['hours']);
+		$this->assertSame('Europe/Moscow', $row['timezone']);
+		$this->assertNull($row['timegroup']);
+
+		// FreePBX's Time Groups (the timeconditions module's tables) are offered on the form, and one is chosen.
+		$this->db->exec('CREATE TABLE IF NOT EXISTS timegroups_groups (id INT AUTO_INCREMENT PRIMARY KEY, description VARCHAR(50) NOT NULL DEFAULT \'\')');
+		$this->db->exec('CREATE TABLE IF NOT EXISTS timegroups_details (id INT AUTO_INCREMENT PRIMARY KEY, timegroupid INT NOT NULL DEFAULT 0, time VARCHAR(100) NOT NULL DEFAULT \'\')');
+		$this->db->exec("INSERT INTO timegroups_groups (id, description) VALUES (7, 'Office hours')");
+		$this->db->exec("INSERT INTO timegroups_details (timegroupid, time) VALUES (7, '09:00-17:00|mon-fri|*|*')");
+		$_REQUEST = array('display' => 'queuecallback', 'view' => 'form', 'queue' => '400');
+		$html = $this->module()->showPage();
+		$this->assertStringContainsString('<option value="7">Office hours</option>', $html);
+		$this->assertStringContainsString("mon-fri 09:00-17:00\nsat 10:00-14:00</textarea>", $html);
+		$page = $this->save($module, $this->form(array('timegroup' => '7', 'hours' => '')));
+		$this->assertSame(array(), $page->errors);
+		$row = $this->queueRow('400');
+		$this->assertSame('7', (string)$row['timegroup']);
+		$this->assertNull($row['hours']);
+		$_REQUEST = array('display' => 'queuecallback', 'view' => 'form', 'queue' => '400');
+		$html = $this->module()->showPage();
+		$this->assertStringContainsString('<option value="7" selected>Office hours</option>', $html);
+		$this->db->exec('DROP TABLE timegroups_details');
+		$this->db->exec('DROP TABLE timegroups_groups');
+	}
+
 	public function testEmptyFieldsLeaveTheValuesToTheCli() {
 		$module = $this->module();
 		$page = $this->save($module, array('action' => 'save', 'queue' => '400', 'enabled' => '1', 'attempts' => '', 'mode' => '', 'language' => ''));
