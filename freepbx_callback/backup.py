@@ -112,6 +112,7 @@ QUEUE_TYPES: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "hours": (list, False),
     "timezone": (str, False),
     "timegroup": (int, True),
+    "offer_times": (bool, False),
 }
 
 

@@ -161,6 +161,13 @@ def _utc(local: datetime, tz: ZoneInfo) -> datetime:
     return local.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
 
 
+def utc_of(local_time: datetime, timezone: str) -> datetime:
+    """Naive UTC of ``local_time`` (naive: in ``timezone``; aware: its own offset)."""
+    if local_time.tzinfo is not None:
+        return local_time.astimezone(UTC).replace(tzinfo=None)
+    return _utc(local_time, zone(timezone))
+
+
 def local(t: datetime, tz: ZoneInfo) -> datetime:
     """Naive UTC ``t`` as naive local time in ``tz``."""
     return t.replace(tzinfo=UTC).astimezone(tz).replace(tzinfo=None)
@@ -233,6 +240,15 @@ def add_open(s: Schedule, start: datetime, seconds: float) -> datetime:
             return a + left
         left -= b - a
     return start + timedelta(seconds=seconds)
+
+
+def next_morning(s: Schedule, now: datetime, morning: time = time(9, 0)) -> datetime:
+    """ "Tomorrow morning": ``morning`` (local) of the day after ``now``'s, or the schedule's first opening
+    at or after it."""
+    tz = s.zone
+    day = local(now, tz).date() + timedelta(days=1)
+    at = _utc(datetime.combine(day, morning), tz)
+    return next_open(s, at) or at
 
 
 def day_word(s: Schedule, now: datetime, at: datetime) -> str:

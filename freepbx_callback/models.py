@@ -110,6 +110,7 @@ class QueueSettings:
     hours: tuple[str, ...] = ()
     timezone: str = "UTC"
     timegroup: int | None = None
+    offer_times: bool = False  # after the 1, the caller may choose when: as soon as possible, in 1 hour...
 
     def prompt(self, name: str) -> str:
         """The sound to play for prompt ``name``: the admin's recording, else the shipped ``qcb-<name>``."""

@@ -74,6 +74,22 @@ def deadline(request: Request, settings: QueueSettings) -> datetime:
     return request.expires_at or window_end(request.next_attempt_at, settings)
 
 
+# When the caller wants the call (the keypad choice after the 1): the key, and its name.
+WHEN_KEYS = {"1": "asap", "2": "hour", "3": "morning"}
+WHEN_CHOICES = tuple(WHEN_KEYS.values())
+
+
+def chosen_time(when: str, schedule: hours.Schedule, now: datetime) -> datetime:
+    """The not-before time of a request whose caller chose ``when`` at ``now``."""
+    if when == "asap":
+        return now
+    if when == "hour":
+        return now + timedelta(hours=1)
+    if when == "morning":
+        return hours.next_morning(schedule, now)
+    raise PolicyError(f"when {when!r}: one of {', '.join(WHEN_CHOICES)}")
+
+
 def is_due(request: Request, now: datetime) -> bool:
     """Pending, its time has come, and its window has not passed."""
     in_window = request.expires_at is None or now <= request.expires_at

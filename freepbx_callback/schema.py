@@ -251,6 +251,14 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        14,
+        "per queue: the caller may choose when to be called back",
+        ["ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS offer_times TINYINT(1) NOT NULL DEFAULT 0"],
+    )
+)
+
 VERSIONS = sorted(version for version, _, _ in MIGRATIONS)
 LATEST = VERSIONS[-1]
 

@@ -243,9 +243,13 @@ class CallbackService(DialingService):
         waited: int | None = None,
         source: str = "cli",
         requested_at: datetime | None = None,
+        when: str = "asap",
     ) -> RequestResult:
-        """Store a callback request, or say why not. Durable before it returns."""
+        """Store a callback request, or say why not. Durable before it returns. ``when``: the caller's
+        choice of time (policy.WHEN_CHOICES), taken where the queue offers it."""
         policy.validate_queue_name(queue)
+        if when not in policy.WHEN_CHOICES:
+            raise policy.PolicyError(f"when {when!r}: one of {', '.join(policy.WHEN_CHOICES)}")
         if did is not None:
             try:
                 did = numbers.clean(did)
@@ -253,7 +257,7 @@ class CallbackService(DialingService):
                 return RequestResult("invalid", f"DID: {exc}", reason=exc.reason.value)
         try:
             return self._request_retrying(
-                queue, raw_number, did, language, uniqueid, position, waited, source, requested_at
+                queue, raw_number, did, language, uniqueid, position, waited, source, requested_at, when
             )
         except DuplicateOpenRequest as exc:
             # Lost the insert race to a concurrent caller: the unique key kept the second row out.
@@ -291,6 +295,7 @@ class CallbackService(DialingService):
         waited: int | None,
         source: str,
         requested_at: datetime | None,
+        when: str = "asap",
     ) -> RequestResult:
         with self.store.transaction():
             settings = self.store.get_queue(queue, lock=True)  # serialises max_pending per queue
@@ -316,6 +321,8 @@ class CallbackService(DialingService):
             stored_at = self.clock()
             now = requested_at or stored_at
             schedule = self.schedule(settings)
+            # The caller's chosen time, where the queue offers a choice; the window counts from it.
+            start = policy.chosen_time(when, schedule, stored_at) if settings.offer_times else stored_at
             fields = {
                 "queue": queue,
                 "number": number.dial,
@@ -329,12 +336,13 @@ class CallbackService(DialingService):
                 "status": Status.PENDING.value,
                 "attempts": 0,
                 "requested_at": now,
-                "next_attempt_at": policy.first_due(schedule, stored_at),  # out of hours: the opening
-                "expires_at": policy.window_end(stored_at, settings, schedule),
+                "next_attempt_at": policy.first_due(schedule, start),  # out of hours: the opening
+                "expires_at": policy.window_end(start, settings, schedule),
             }
             request_id = self.store.insert_request(fields)
             late = f", stored {stored_at.isoformat(sep=' ', timespec='seconds')}" if stored_at > now else ""
-            self.store.add_event(request_id, now, "requested", f"{source} {number.dial}{late}")
+            chosen = f", {when}" if start > stored_at else ""
+            self.store.add_event(request_id, now, "requested", f"{source} {number.dial}{late}{chosen}")
             created = self.store.get_request(request_id)
         assert created is not None
         return RequestResult(
@@ -409,6 +417,34 @@ class CallbackService(DialingService):
             )
         except DuplicateOpenRequest as exc:
             raise policy.PolicyError(f"cannot reopen request {request_id}: {exc}") from None
+
+    def reschedule(self, request_id: int, at: datetime) -> Request:
+        """Move a pending request to ``at`` (not before then; within the queue's hours); its window counts
+        from then."""
+        now = self.clock()
+        if at < now - timedelta(seconds=1):
+            raise policy.PolicyError(f"{at.isoformat(sep=' ', timespec='seconds')} is in the past")
+        with self.store.transaction():
+            request = self.store.get_request(request_id, lock=True)
+            if request is None:
+                raise NotFound(f"no request {request_id}")
+            if request.status is not Status.PENDING:
+                raise policy.PolicyError(
+                    f"request {request_id} is {request.status.value}: only a pending one moves"
+                )
+            settings = self.settings(request.queue)
+            schedule = self.schedule(settings)
+            due = policy.first_due(schedule, at)
+            self.store.update_request(
+                request_id,
+                Status.PENDING,
+                next_attempt_at=due,
+                expires_at=policy.window_end(at, settings, schedule),
+            )
+            self.store.add_event(
+                request_id, now, "rescheduled", f"due {due.isoformat(sep=' ', timespec='seconds')}"
+            )
+        return self.get(request_id)
 
     def purge(self, older_than: int) -> int:
         return self.store.purge_closed(self.clock() - timedelta(seconds=older_than))

@@ -137,6 +137,11 @@ def queue_show(ctx: click.Context, queue_name: str, defaults: bool, as_json: boo
 )
 @click.option("--timezone", help="Time zone the hours are read in (e.g. Europe/Moscow; default UTC).")
 @click.option("--timegroup", type=click.IntRange(1), help="FreePBX Time Group id as the callback hours.")
+@click.option(
+    "--offer-times/--no-offer-times",
+    default=None,
+    help="After the 1 the caller chooses when: 1 as soon as possible, 2 in 1 hour, 3 tomorrow morning.",
+)
 @click.option("--no-timegroup", is_flag=True, help="No FreePBX Time Group (the --hours rules apply).")
 @click.option("--clear-hours", is_flag=True, help="Remove the --hours rules (with none: always open).")
 @click.option("--always-open", is_flag=True, help="Remove the callback hours and the Time Group.")
