@@ -76,6 +76,7 @@ PROMPT_NAMES = (
     "goodbye",
     "accepted-later",
     "after",
+    "choose-time",
 )
 
 

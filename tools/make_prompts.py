@@ -109,6 +109,13 @@ PROMPTS: dict[str, dict[str, str]] = {
         "en": "after",
         "ru": "после",
     },
+    # After the 1, where the queue lets the caller choose when to be called back.
+    "choose-time": {
+        "en": "To be called back as soon as possible, press 1. In one hour, press 2. "
+        "Tomorrow morning, press 3.",
+        "ru": "Чтобы мы перезвонили при первой возможности, нажмите 1. Через час, нажмите 2. "
+        "Завтра утром, нажмите 3.",
+    },
 }
 
 

@@ -24,6 +24,7 @@ from .channel import Channel
 ENTRY_TRIES = 3
 DIGIT_TIMEOUT_MS = 10000
 CONFIRM_TIMEOUT_MS = 6000
+CHOICE_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,14 @@ def ask_number(channel: Channel, settings: QueueSettings) -> str | None:
         if key == "1":
             return number
     return None
+
+
+def ask_when(channel: Channel, settings: QueueSettings) -> str:
+    """The caller's choice of time: 1 as soon as possible, 2 in one hour, 3 tomorrow morning; no key (or
+    another) is as soon as possible."""
+    keys = "".join(policy.WHEN_KEYS)
+    key = channel.play(settings.prompt("choose-time"), keys) or channel.wait_digit(CHOICE_TIMEOUT_MS)
+    return policy.WHEN_KEYS.get(key, "asap")
 
 
 def handle_request(
@@ -103,10 +112,13 @@ def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, j
         "position": _int_or_none(channel.variable("QUEUEPOSITION")),
         "waited": waited,
     }
+    when = "asap"
+    if svc is not None and settings.offer_times and refusal_without_database(settings, number) is None:
+        when = ask_when(channel, settings)
     try:
         if svc is None:
             raise StoreUnavailable("database unreachable at the start of the call")
-        result = svc.request(queue, number, source="agi", **details)  # type: ignore[arg-type]
+        result = svc.request(queue, number, source="agi", when=when, **details)  # type: ignore[arg-type]
     except StoreUnavailable:
         refused = refusal_without_database(settings, number)
         if refused is not None:

@@ -20,7 +20,7 @@ from freepbx_callback.service import CallbackService, utcnow
 from tests.testbed import demo
 from tests.testbed.asterisk import AsteriskInstance
 from tests.testbed.callbacks import CallbackBed
-from tests.testbed.sipp import Uas, call_and_press
+from tests.testbed.sipp import Uas, call_and_press, call_with_keys
 from tests.testbed.wait import wait_for
 
 Factory = Callable[..., AsteriskInstance]
@@ -83,3 +83,39 @@ def test_out_of_hours_request_is_told_the_time_and_dialled_at_the_opening(
         assert done
         [customer_invite] = customer.invites()
         assert "2015551234@" in customer_invite.first_line
+
+
+def test_caller_choosing_in_one_hour_is_stored_for_then_and_not_dialled_before(
+    asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    """After the 1 the caller hears the choice (1 as soon as possible, 2 in one hour, 3 tomorrow morning)
+    and presses 2: the request is due an hour later, the caller is told so, and a free agent does not
+    make the dialer call before then."""
+    service.set_queue("400", enabled=True, did="5551000", offer_every=5, offer_times=True)
+    bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
+    agent = Uas(bed, "answer", ring_s=0.5)
+    customer = Uas(bed, "answer", ring_s=0.5, hangup_after_s=4)
+    cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, customer)
+    with agent, customer:
+        pause = {"Action": "QueuePause", "Interface": "PJSIP/agent", "Paused": "true"}
+        bed.ami_action(pause)
+        pressed = utcnow()
+        call = call_with_keys(bed, "400", [(7, "1"), (3, "2")], hold_s=40, caller_id="2015551234")
+        assert call.bye_received, call.summary()
+        [request] = service.list()
+        assert request.status is Status.PENDING
+        due = request.next_attempt_at - pressed
+        assert timedelta(minutes=59) < due < timedelta(minutes=61), due
+        assert request.expires_at == request.next_attempt_at + timedelta(seconds=600)
+        [choice] = demo.played(bed, "qcb-choose-time")
+        twos = [k for k in demo.keys_received(bed, "2") if k.at >= choice.at]
+        assert twos, "the 2 did not arrive during the choice"
+        assert demo.played(bed, "qcb-accepted-later"), "the caller was not told when"
+        assert demo.played(bed, "qcb-after")
+        bed.ami_action({**pause, "Paused": "false"})
+        dialer = cb.dialer(tmp_path / "spool")
+        for _ in range(3):
+            assert dialer.tick().dialled == []
+            time.sleep(1)
+        assert agent.invites() == [] and customer.invites() == [], "dialled before the chosen time"
+        assert service.get(request.id).status is Status.PENDING
