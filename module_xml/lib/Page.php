@@ -33,6 +33,9 @@ class Page {
 			case 'retry':
 				$result = $this->module->requests()->change($action, isset($post['id']) ? $post['id'] : '');
 				break;
+			case 'reschedule':
+				$result = $this->module->requests()->reschedule(isset($post['id']) ? $post['id'] : '', isset($post['at']) ? $post['at'] : '');
+				break;
 			default:
 				$result = array('status' => false, 'message' => Module::t('Unknown action.'));
 		}
@@ -118,7 +121,7 @@ class Page {
 				$out[$key] = (string)$in[$key];
 			}
 		}
-		foreach (array('enabled', 'notify_agents') as $key) {
+		foreach (array('enabled', 'notify_agents', 'offer_times') as $key) {
 			if (isset($in[$key])) {
 				$out[$key] = Settings::truthy($in[$key]);
 			}

@@ -21,6 +21,7 @@ class Settings {
 	const SWITCHES = array(
 		'enabled' => array('--enable', '--disable'),
 		'notify_agents' => array('--notify-agents', '--no-notify-agents'),
+		'offer_times' => array('--offer-times', '--no-offer-times'),
 	);
 
 	/** @var CliRunner */

@@ -86,6 +86,7 @@ foreach ($choices['language'] as $code) {
 		echo $row('qcb-offer-every', _('Offer every (seconds)'), _('How often callers in the queue hear the offer.'), $text('offer_every', $v('offer_every'), ' placeholder="' . $h(_('Default')) . '"'));
 		echo $row('qcb-mode', _('Mode'), _('Who is called first.'), $select('mode', $choices['mode'], $modeLabels, $v('mode')));
 		echo $row('qcb-notify-agents-yes', _('Notify agents'), _('The agent hears "callback for <number>" before being connected.'), $radio('notify_agents', $on('notify_agents'), _('Yes'), _('No')));
+		echo $row('qcb-offer-times-yes', _('Caller chooses the time'), _('After pressing 1 the caller chooses: 1 as soon as possible, 2 in one hour, 3 tomorrow morning.'), $radio('offer_times', $on('offer_times'), _('Yes'), _('No')));
 		echo $row('qcb-language', _('Language'), _('Language of the prompts the customer hears.'), $select('language', $choices['language'], $languageLabels, $v('language')));
 		$recs = '<select class="form-control" id="qcb-offer-recording" name="offer_recording"><option value="default">' . $h(_('Default (shipped prompt)')) . '</option>';
 		foreach ($recordings as $id => $rec) {

@@ -387,6 +387,39 @@ class QueuecallbackTest extends TestCase {
 		$this->assertSame('pending', $this->requestStatus($id));
 	}
 
+	public function testThePageShowsAndChangesTheTimeOfARequest() {
+		$id = $this->addRequest('400', '2015551234');
+		$module = $this->module();
+		$at = gmdate('Y-m-d H:i', time() + 2 * 86400);
+		$page = $this->save($module, array('action' => 'reschedule', 'id' => (string)$id, 'at' => $at));
+		$this->assertSame(array(), $page->errors);
+		$this->assertStringContainsString("Request $id will be called at $at:00 UTC", $page->messages[0]);
+		$stmt = $this->db->prepare('SELECT next_attempt_at FROM qcb_requests WHERE id = ?');
+		$stmt->execute(array($id));
+		$this->assertStringStartsWith($at . ':00', (string)$stmt->fetchColumn());
+		$_REQUEST = array('display' => 'queuecallback');
+		$html = $this->module()->showPage();
+		$row = substr($html, strpos($html, 'data-request="' . $id . '"'));
+		$this->assertStringContainsString($at . ':00', substr($row, 0, 2000));
+		$this->assertStringContainsString('name="action" value="reschedule"', substr($row, 0, 2000));
+		$page = $this->save($module, array('action' => 'reschedule', 'id' => (string)$id, 'at' => 'soon'));
+		$this->assertNotEmpty($page->errors);
+		$page = $this->save($module, array('action' => 'reschedule', 'id' => (string)$id, 'at' => '2000-01-01 10:00'));
+		$this->assertStringContainsString('in the past', end($page->errors));
+	}
+
+	public function testTheQueueFormSwitchesTheCallersChoiceOfTime() {
+		$module = $this->module();
+		$page = $this->save($module, $this->form(array('offer_times' => '1')));
+		$this->assertSame(array(), $page->errors);
+		$this->assertSame('1', (string)$this->queueRow('400')['offer_times']);
+		$_REQUEST = array('display' => 'queuecallback', 'view' => 'form', 'queue' => '400');
+		$html = $this->module()->showPage();
+		$this->assertMatchesRegularExpression('/id="qcb-offer-times-yes" value="1" checked/', $html);
+		$this->save($module, $this->form(array('offer_times' => '0')));
+		$this->assertSame('0', (string)$this->queueRow('400')['offer_times']);
+	}
+
 	// --- AJAX -----------------------------------------------------------------------------------------
 
 	public function testOnlyDeclaredAjaxCommandsAreAllowed() {
