@@ -93,3 +93,25 @@ def test_day_words():
     assert hours.day_word(WEEKDAYS, now, at("2026-12-05 10:00")) == "weekday"
     moscow = hours.schedule(["09:00-17:00"], "Europe/Moscow")
     assert hours.day_word(moscow, at("2026-12-01 22:00"), at("2026-12-02 06:00")) == "today"  # local
+
+
+def test_next_morning_is_nine_or_the_first_opening_after_it():
+    from freepbx_callback import policy
+
+    always = hours.Schedule()
+    assert hours.next_morning(always, at("2026-12-01 14:00")) == at("2026-12-02 09:00")
+    assert hours.next_morning(always, at("2026-12-01 00:30")) == at("2026-12-02 09:00")  # tomorrow, not today
+    assert hours.next_morning(WEEKDAYS, at("2026-12-05 12:00")) == at("2026-12-07 09:00")  # Sat → Mon
+    late = hours.schedule(["mon-fri 10:00-17:00"], "Europe/Moscow")
+    assert hours.next_morning(late, at("2026-12-01 14:00")) == at("2026-12-02 07:00")  # 10:00 Moscow
+    assert policy.chosen_time("asap", WEEKDAYS, at("2026-12-01 14:00")) == at("2026-12-01 14:00")
+    assert policy.chosen_time("hour", WEEKDAYS, at("2026-12-01 14:00")) == at("2026-12-01 15:00")
+    with pytest.raises(policy.PolicyError):
+        policy.chosen_time("never", WEEKDAYS, at("2026-12-01 14:00"))
+
+
+def test_utc_of_local_and_aware_times():
+    assert hours.utc_of(at("2026-12-02 10:30"), "Europe/Moscow") == at("2026-12-02 07:30")
+    assert hours.utc_of(datetime.fromisoformat("2026-12-02T08:00:00+00:00"), "Europe/Moscow") == at(
+        "2026-12-02 08:00"
+    )
