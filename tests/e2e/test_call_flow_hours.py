@@ -8,10 +8,13 @@ after the test starts, so both the closed and the open side are real time on the
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from freepbx_callback import hours
 from freepbx_callback.config import Dsn
@@ -85,37 +88,62 @@ def test_out_of_hours_request_is_told_the_time_and_dialled_at_the_opening(
         assert "2015551234@" in customer_invite.first_line
 
 
+@pytest.mark.parametrize("transport", ["agi-bin", "fastagi"])
 def test_caller_choosing_in_one_hour_is_stored_for_then_and_not_dialled_before(
-    asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
+    asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path, transport: str
 ) -> None:
     """After the 1 the caller hears the choice (1 as soon as possible, 2 in one hour, 3 tomorrow morning)
-    and presses 2: the request is due an hour later, the caller is told so, and a free agent does not
-    make the dialer call before then."""
+    and presses 2: the request is due an hour later, the caller is told so (SAY DATETIME over either
+    transport), and a free agent does not make the dialer call before then."""
     service.set_queue("400", enabled=True, did="5551000", offer_every=5, offer_times=True)
     bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
     agent = Uas(bed, "answer", ring_s=0.5)
     customer = Uas(bed, "answer", ring_s=0.5, hangup_after_s=4)
-    cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, customer)
-    with agent, customer:
-        pause = {"Action": "QueuePause", "Interface": "PJSIP/agent", "Paused": "true"}
-        bed.ami_action(pause)
-        pressed = utcnow()
-        call = call_with_keys(bed, "400", [(7, "1"), (3, "2")], hold_s=40, caller_id="2015551234")
-        assert call.bye_received, call.summary()
-        [request] = service.list()
-        assert request.status is Status.PENDING
-        due = request.next_attempt_at - pressed
-        assert timedelta(minutes=59) < due < timedelta(minutes=61), due
-        assert request.expires_at == request.next_attempt_at + timedelta(seconds=600)
-        [choice] = demo.played(bed, "qcb-choose-time")
-        twos = [k for k in demo.keys_received(bed, "2") if k.at >= choice.at]
-        assert twos, "the 2 did not arrive during the choice"
-        assert demo.played(bed, "qcb-accepted-later"), "the caller was not told when"
-        assert demo.played(bed, "qcb-after")
-        bed.ami_action({**pause, "Paused": "false"})
-        dialer = cb.dialer(tmp_path / "spool")
-        for _ in range(3):
-            assert dialer.tick().dialled == []
-            time.sleep(1)
-        assert agent.invites() == [] and customer.invites() == [], "dialled before the chosen time"
-        assert service.get(request.id).status is Status.PENDING
+    with contextlib.ExitStack() as stack:
+        CallbackBed.configure(bed, "400", {"agent": agent}, customer)
+        cb = CallbackBed(bed, dsn, "400")
+        agi = None
+        if transport == "fastagi":
+            agi = demo.agi_url(stack.enter_context(demo.fastagi(dsn.url(), tmp_path / "fastagi-spool")))
+        cb.render(service, agi=agi)
+        bed.start()
+        stack.enter_context(agent)
+        stack.enter_context(customer)
+        _choose_in_one_hour(bed, cb, service, agent, customer, tmp_path)
+
+
+def _choose_in_one_hour(
+    bed: AsteriskInstance,
+    cb: CallbackBed,
+    service: CallbackService,
+    agent: Uas,
+    customer: Uas,
+    tmp_path: Path,
+) -> None:
+    pause = {"Action": "QueuePause", "Interface": "PJSIP/agent", "Paused": "true"}
+    bed.ami_action(pause)
+    pressed = utcnow()
+    call = call_with_keys(bed, "400", [(7, "1"), (3, "2")], hold_s=40, caller_id="2015551234")
+    assert call.bye_received, call.summary()
+    [request] = service.list()
+    assert request.status is Status.PENDING
+    due = request.next_attempt_at - pressed
+    assert timedelta(minutes=59) < due < timedelta(minutes=61), due
+    assert request.expires_at == request.next_attempt_at + timedelta(seconds=600)
+    [choice] = demo.played(bed, "qcb-choose-time")
+    twos = [k for k in demo.keys_received(bed, "2") if k.at >= choice.at]
+    assert twos, "the 2 did not arrive during the choice"
+    assert demo.played(bed, "qcb-accepted-later"), "the caller was not told when"
+    [after] = demo.played(bed, "qcb-after")
+    [goodbye] = demo.played(bed, "qcb-goodbye")
+    said = [
+        ln.text for ln in demo.log_lines(bed) if after.at <= ln.at <= goodbye.at and "'digits/" in ln.text
+    ]
+    assert said, "the time was not said (SAY DATETIME)"
+    bed.ami_action({**pause, "Paused": "false"})
+    dialer = cb.dialer(tmp_path / "spool")
+    for _ in range(3):
+        assert dialer.tick().dialled == []
+        time.sleep(1)
+    assert agent.invites() == [] and customer.invites() == [], "dialled before the chosen time"
+    assert service.get(request.id).status is Status.PENDING

@@ -94,3 +94,25 @@ def test_the_page_offers_the_time_groups_and_saves_the_choice(fpbx: FreePbx, adm
         assert cli(fpbx, "queue", "show", "400")["timegroup"] == group
     finally:
         cli(fpbx, "queue", "set", "400", "--no-timegroup")
+
+
+def test_the_page_shows_a_chosen_time_and_moves_it(fpbx: FreePbx, admin: gui.Admin) -> None:
+    cli(fpbx, "queue", "set", "400", "--enable", "--allow", "_555XXXX", "--offer-times", "--always-open")
+    added = cli(fpbx, "request", "add", "400", "5551297", "--when", "hour")
+    request_id = int(added["request"]["id"])
+    due = added["request"]["next_attempt_at"].replace("T", " ").removesuffix("Z")
+    try:
+        admin.open("config.php?display=queuecallback")
+        assert not admin.php_errors(), admin.php_errors()
+        [row] = admin.find(f'tr[data-request="{request_id}"]')
+        assert due in row.text, (due, row.text)  # the chosen time, an hour from the request
+        at = (_utcnow() + timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+        field = row.find_element("css selector", "form.qcb-reschedule input[name=at]")
+        field.send_keys(at)
+        field.find_element("xpath", "./ancestor::form").submit()
+        admin.wait(lambda: at in admin.text(), 30, "the page shows the new time")
+        [(stored,)] = fpbx.query("SELECT next_attempt_at FROM qcb_requests WHERE id = %s", request_id)
+        assert stored.strftime("%Y-%m-%d %H:%M") == at
+    finally:
+        cli(fpbx, "request", "cancel", str(request_id))
+        cli(fpbx, "queue", "set", "400", "--no-offer-times")
