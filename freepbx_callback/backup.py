@@ -109,6 +109,10 @@ QUEUE_TYPES: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "min_talk": (int, False),
     "keep_place": (bool, False),
     "prompts": (dict, False),
+    "hours": (list, False),
+    "timezone": (str, False),
+    "timegroup": (int, True),
+    "offer_times": (bool, False),
 }
 
 
@@ -117,7 +121,7 @@ def parse_queue(where: str, item: Any) -> QueueSettings:
     for key, value in data.items():
         kind, nullable = QUEUE_TYPES[key]
         _kind(f"{where}.{key}", value, kind, nullable)
-    for key in ("block_patterns", "allow_patterns"):
+    for key in ("block_patterns", "allow_patterns", "hours"):
         if key in data:
             data[key] = tuple(_kind(f"{where}.{key}[]", p, str) for p in data[key])
     if "prompts" in data:

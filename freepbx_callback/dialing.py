@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import numbers, policy
+from . import hours, numbers, policy
 from .journal import Journal, LegEntry
 from .models import Attempt, Outcome, QueueSettings, Request, Status
 from .store import LostRace, Store
@@ -28,6 +28,14 @@ SETTLE_SECONDS = 15  # a claim younger than this may not be waiting in the queue
 CANCEL_SWEEP = 600  # seconds after a cancel during which the dialer still hangs up its call
 
 
+def _readable(line: str) -> bool:
+    try:
+        hours.parse_rule(line)
+    except hours.HoursError:
+        return False
+    return True
+
+
 class DialingService:
     store: Store
     clock: Callable[[], datetime]
@@ -41,6 +49,23 @@ class DialingService:
         def queue(self, queue: str) -> QueueSettings: ...
 
         def request(self, queue: str, raw_number: str | None, **details: Any) -> RequestResult: ...
+
+    def schedule(self, settings: QueueSettings) -> hours.Schedule:
+        """The queue's callback hours: its FreePBX Time Group when it names one (read now, so a change in
+        FreePBX applies at once; a group deleted there leaves the queue closed), else its own rules."""
+        if settings.timegroup is None:
+            return hours.schedule(settings.hours, settings.timezone)
+        lines = self.store.time_group(settings.timegroup)
+        if lines is None:
+            return hours.schedule(["00:00-00:00|*|30|feb"], settings.timezone)  # never opens
+        try:
+            return hours.schedule(lines, settings.timezone)
+        except hours.HoursError:
+            return hours.schedule([line for line in lines if _readable(line)], settings.timezone)
+
+    def when_due(self, request: Request) -> datetime:
+        """When the request's next attempt may start: its due time, or its queue's next opening."""
+        return policy.first_due(self.schedule(self.settings(request.queue)), request.next_attempt_at)
 
     def replay(self, journal: Journal) -> dict[str, int]:
         """Store what was journaled while the database was down; each file is stored exactly once."""
@@ -115,6 +140,8 @@ class DialingService:
         if limit <= 0 or (free is not None and free <= 0):
             return []
         now = self.clock()
+        if not hours.open_at(self.schedule(self.settings(queue)), now):
+            return []  # outside the queue's callback hours
         if free is not None and not self.store.has_due(queue, now):
             return []  # nothing to claim: no write (an idle tick writes nothing, also on Galera)
         claimed: list[Attempt] = []
@@ -236,7 +263,9 @@ class DialingService:
                 return request  # already recorded, or a stale report of an older attempt
             settings = self.settings(request.queue)
             counted = request.attempts + (1 if outcome.counted else 0)
-            decision = policy.after_outcome(settings, counted, outcome, talk_seconds, now)
+            decision = policy.after_outcome(
+                settings, counted, outcome, talk_seconds, now, self.schedule(settings)
+            )
             changes: dict[str, Any] = {
                 "status": decision.status,
                 "attempts": counted,

@@ -74,6 +74,9 @@ PROMPT_NAMES = (
     "customer-intro",
     "press-1-to-connect",
     "goodbye",
+    "accepted-later",
+    "after",
+    "choose-time",
 )
 
 
@@ -103,6 +106,12 @@ class QueueSettings:
     min_talk: int = 5
     keep_place: bool = False  # release only when no live caller who joined earlier is still waiting
     prompts: tuple[tuple[str, str], ...] = ()  # (prompt name, system recording) overrides
+    # Callback hours (see hours.py): rules such as "mon-fri 09:00-17:00" read in ``timezone``, or a
+    # FreePBX Time Group (its id), which then wins; neither: always open.
+    hours: tuple[str, ...] = ()
+    timezone: str = "UTC"
+    timegroup: int | None = None
+    offer_times: bool = False  # after the 1, the caller may choose when: as soon as possible, in 1 hour...
 
     def prompt(self, name: str) -> str:
         """The sound to play for prompt ``name``: the admin's recording, else the shipped ``qcb-<name>``."""
@@ -117,6 +126,7 @@ class QueueSettings:
         data["block_patterns"] = list(self.block_patterns)
         data["allow_patterns"] = list(self.allow_patterns)
         data["prompts"] = dict(self.prompts)
+        data["hours"] = list(self.hours)
         return data
 
 

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from . import hours
 from .models import PROMPT_NAMES, Mode, Outcome, QueueSettings, Request, Status
 from .numbers import Kind, PhoneNumber
 
@@ -52,17 +53,41 @@ def check_transition(current: Status, new: Status) -> None:
 # - after a counted attempt (the customer was dialled) the retry has its own window from when it is due;
 # - counted attempts are bounded by ``attempts``;
 # so no request stays open past its window and its last attempt, whether its queue is enabled or not.
+# With callback hours (a schedule) the window counts open time only, and nothing is due while closed.
+
+ALWAYS = hours.Schedule()
 
 
-def window_end(start: datetime, settings: QueueSettings) -> datetime:
-    """The deadline of an attempt that becomes due at ``start``."""
-    return start + timedelta(seconds=settings.window)
+def window_end(start: datetime, settings: QueueSettings, schedule: hours.Schedule = ALWAYS) -> datetime:
+    """The deadline of an attempt that becomes due at ``start``: ``window`` seconds of open time."""
+    return hours.add_open(schedule, start, settings.window)
+
+
+def first_due(schedule: hours.Schedule, at: datetime) -> datetime:
+    """When an attempt wanted at ``at`` may start: then, or at the next opening."""
+    return hours.next_open(schedule, at) or at
 
 
 def deadline(request: Request, settings: QueueSettings) -> datetime:
     """The latest moment the pending attempt may start (stored in ``expires_at``; a row written before
     that column existed falls back to ``window`` after it became due)."""
     return request.expires_at or window_end(request.next_attempt_at, settings)
+
+
+# When the caller wants the call (the keypad choice after the 1): the key, and its name.
+WHEN_KEYS = {"1": "asap", "2": "hour", "3": "morning"}
+WHEN_CHOICES = tuple(WHEN_KEYS.values())
+
+
+def chosen_time(when: str, schedule: hours.Schedule, now: datetime) -> datetime:
+    """The not-before time of a request whose caller chose ``when`` at ``now``."""
+    if when == "asap":
+        return now
+    if when == "hour":
+        return now + timedelta(hours=1)
+    if when == "morning":
+        return hours.next_morning(schedule, now)
+    raise PolicyError(f"when {when!r}: one of {', '.join(WHEN_CHOICES)}")
 
 
 def is_due(request: Request, now: datetime) -> bool:
@@ -88,7 +113,12 @@ NO_AGENT_BACKOFF = 20  # seconds before a callback no agent took is offered to t
 
 
 def after_outcome(
-    settings: QueueSettings, counted_attempts: int, outcome: Outcome, talk_seconds: int, now: datetime
+    settings: QueueSettings,
+    counted_attempts: int,
+    outcome: Outcome,
+    talk_seconds: int,
+    now: datetime,
+    schedule: hours.Schedule = ALWAYS,
 ) -> Decision:
     """What happens to a dialing request once an attempt ended with ``outcome``.
 
@@ -115,8 +145,10 @@ def after_outcome(
     reason = outcome.value if outcome is not Outcome.ANSWERED else "answered_too_short"
     if counted_attempts >= settings.attempts:
         return Decision(Status.FAILED, reason=f"{reason}, no attempts left")
-    retry_at = now + timedelta(seconds=settings.retry_interval)
-    return Decision(Status.PENDING, retry_at, reason=reason, expires_at=window_end(retry_at, settings))
+    # A retry that falls after closing waits for the opening.
+    retry_at = first_due(schedule, now + timedelta(seconds=settings.retry_interval))
+    expires_at = window_end(retry_at, settings, schedule)
+    return Decision(Status.PENDING, retry_at, reason=reason, expires_at=expires_at)
 
 
 def place_in_line(request: Request) -> datetime:
@@ -290,6 +322,12 @@ def validate_settings(settings: QueueSettings) -> QueueSettings:
         pattern_regex(pattern)
     for name, recording in settings.prompts:
         validate_prompt(name, recording)
+    try:
+        hours.schedule(settings.hours, settings.timezone)
+    except hours.HoursError as exc:
+        raise PolicyError(str(exc)) from None
+    if settings.timegroup is not None and settings.timegroup < 1:
+        raise PolicyError(f"time group {settings.timegroup}: a FreePBX Time Group id")
     return settings
 
 

@@ -239,6 +239,26 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        11,
+        "callback hours per queue: rules and their time zone, or a FreePBX Time Group",
+        [
+            "ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS hours TEXT NULL, "
+            "ADD COLUMN IF NOT EXISTS timezone VARCHAR(64) NOT NULL DEFAULT 'UTC', "
+            "ADD COLUMN IF NOT EXISTS timegroup INT NULL",
+        ],
+    )
+)
+
+MIGRATIONS.append(
+    (
+        14,
+        "per queue: the caller may choose when to be called back",
+        ["ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS offer_times TINYINT(1) NOT NULL DEFAULT 0"],
+    )
+)
+
 VERSIONS = sorted(version for version, _, _ in MIGRATIONS)
 LATEST = VERSIONS[-1]
 

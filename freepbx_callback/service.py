@@ -101,6 +101,10 @@ class CallbackService(DialingService):
     def queues(self) -> list[QueueSettings]:
         return self.store.list_queues()
 
+    def time_groups(self) -> list[tuple[int, str]]:
+        """FreePBX's Time Groups a queue may take as its callback hours (none on plain Asterisk)."""
+        return self.store.time_groups()
+
     def set_queue(self, queue: str, **changes: Any) -> QueueSettings:
         unknown = set(changes) - QUEUE_FIELDS
         if unknown:
@@ -220,7 +224,11 @@ class CallbackService(DialingService):
                 "requested_at": item.requested_at,
                 "next_attempt_at": item.next_attempt_at,
                 # A restored request gets a window from its due time, or from now when that has passed.
-                "expires_at": policy.window_end(max(now, item.next_attempt_at), self.settings(item.queue)),
+                "expires_at": policy.window_end(
+                    max(now, item.next_attempt_at),
+                    self.settings(item.queue),
+                    self.schedule(self.settings(item.queue)),
+                ),
                 "last_outcome": item.last_outcome,
             }
         )
@@ -243,9 +251,13 @@ class CallbackService(DialingService):
         waited: int | None = None,
         source: str = "cli",
         requested_at: datetime | None = None,
+        when: str = "asap",
     ) -> RequestResult:
-        """Store a callback request, or say why not. Durable before it returns."""
+        """Store a callback request, or say why not. Durable before it returns. ``when``: the caller's
+        choice of time (policy.WHEN_CHOICES), taken where the queue offers it."""
         policy.validate_queue_name(queue)
+        if when not in policy.WHEN_CHOICES:
+            raise policy.PolicyError(f"when {when!r}: one of {', '.join(policy.WHEN_CHOICES)}")
         if did is not None:
             try:
                 did = numbers.clean(did)
@@ -253,7 +265,7 @@ class CallbackService(DialingService):
                 return RequestResult("invalid", f"DID: {exc}", reason=exc.reason.value)
         try:
             return self._request_retrying(
-                queue, raw_number, did, language, uniqueid, position, waited, source, requested_at
+                queue, raw_number, did, language, uniqueid, position, waited, source, requested_at, when
             )
         except DuplicateOpenRequest as exc:
             # Lost the insert race to a concurrent caller: the unique key kept the second row out.
@@ -293,6 +305,7 @@ class CallbackService(DialingService):
         waited: int | None,
         source: str,
         requested_at: datetime | None,
+        when: str = "asap",
     ) -> RequestResult:
         with self.store.transaction():
             settings = self.store.get_queue(queue, lock=True)  # serialises max_pending per queue
@@ -317,6 +330,9 @@ class CallbackService(DialingService):
             # time of the key press but is not expired for the outage it waited through.
             stored_at = self.clock()
             now = requested_at or stored_at
+            schedule = self.schedule(settings)
+            # The caller's chosen time, where the queue offers a choice; the window counts from it.
+            start = policy.chosen_time(when, schedule, stored_at) if settings.offer_times else stored_at
             fields = {
                 "queue": queue,
                 "number": number.dial,
@@ -330,12 +346,13 @@ class CallbackService(DialingService):
                 "status": Status.PENDING.value,
                 "attempts": 0,
                 "requested_at": now,
-                "next_attempt_at": stored_at,
-                "expires_at": policy.window_end(stored_at, settings),
+                "next_attempt_at": policy.first_due(schedule, start),  # out of hours: the opening
+                "expires_at": policy.window_end(start, settings, schedule),
             }
             request_id = self.store.insert_request(fields)
             late = f", stored {stored_at.isoformat(sep=' ', timespec='seconds')}" if stored_at > now else ""
-            self.store.add_event(request_id, now, "requested", f"{source} {number.dial}{late}")
+            chosen = f", {when}" if start > stored_at else ""
+            self.store.add_event(request_id, now, "requested", f"{source} {number.dial}{late}{chosen}")
             created = self.store.get_request(request_id)
         assert created is not None
         return RequestResult(
@@ -384,8 +401,10 @@ class CallbackService(DialingService):
     def retry(self, request_id: int) -> Request:
         """Put a request back in line now: a closed one reopens with a fresh set of attempts."""
         request = self.get(request_id)
-        now = self.clock()
-        expires_at = policy.window_end(now, self.settings(request.queue))  # a fresh window
+        settings = self.settings(request.queue)
+        schedule = self.schedule(settings)
+        now = policy.first_due(schedule, self.clock())  # out of hours: at the opening
+        expires_at = policy.window_end(now, settings, schedule)  # a fresh window
         if request.status is Status.PENDING:
             with self.store.transaction():
                 self.store.update_request(
@@ -408,6 +427,34 @@ class CallbackService(DialingService):
             )
         except DuplicateOpenRequest as exc:
             raise policy.PolicyError(f"cannot reopen request {request_id}: {exc}") from None
+
+    def reschedule(self, request_id: int, at: datetime) -> Request:
+        """Move a pending request to ``at`` (not before then; within the queue's hours); its window counts
+        from then."""
+        now = self.clock()
+        if at < now - timedelta(seconds=1):
+            raise policy.PolicyError(f"{at.isoformat(sep=' ', timespec='seconds')} is in the past")
+        with self.store.transaction():
+            request = self.store.get_request(request_id, lock=True)
+            if request is None:
+                raise NotFound(f"no request {request_id}")
+            if request.status is not Status.PENDING:
+                raise policy.PolicyError(
+                    f"request {request_id} is {request.status.value}: only a pending one moves"
+                )
+            settings = self.settings(request.queue)
+            schedule = self.schedule(settings)
+            due = policy.first_due(schedule, at)
+            self.store.update_request(
+                request_id,
+                Status.PENDING,
+                next_attempt_at=due,
+                expires_at=policy.window_end(at, settings, schedule),
+            )
+            self.store.add_event(
+                request_id, now, "rescheduled", f"due {due.isoformat(sep=' ', timespec='seconds')}"
+            )
+        return self.get(request_id)
 
     def purge(self, older_than: int) -> int:
         return self.store.purge_closed(self.clock() - timedelta(seconds=older_than))

@@ -27,7 +27,8 @@ LOST_RACE = {ER.LOCK_DEADLOCK, ER.LOCK_WAIT_TIMEOUT, 1180, 4162}  # 1180/4162: G
 QUEUE_COLUMNS = (
     "queue, enabled, did, attempts, retry_interval, window_s, offer_every, notify_agents, mode, max_pending, "
     "language, region, allow_international, allow_premium, block_patterns, allow_patterns, min_talk, "
-    "keep_place, prompts, allow_shared_cost, allow_satellite, allow_special"
+    "keep_place, prompts, allow_shared_cost, allow_satellite, allow_special, hours, timezone, timegroup, "
+    "offer_times"
 )
 QUEUE_FIELDS = [c.strip().replace("window_s", "window") for c in QUEUE_COLUMNS.split(",")]
 BOOLEAN_QUEUE_FIELDS = (
@@ -39,6 +40,7 @@ BOOLEAN_QUEUE_FIELDS = (
     "allow_shared_cost",
     "allow_satellite",
     "allow_special",
+    "offer_times",
 )
 
 
@@ -225,6 +227,7 @@ class Store(DialingStore):
         data["allow_patterns"] = tuple((data["allow_patterns"] or "").split())
         pairs = (item.partition("=") for item in (data["prompts"] or "").split())
         data["prompts"] = tuple((name, recording) for name, _, recording in pairs)
+        data["hours"] = tuple(r.strip() for r in (data["hours"] or "").split(";") if r.strip())
         return QueueSettings(**data)
 
     def get_queue(self, queue: str, lock: bool = False) -> QueueSettings | None:
@@ -249,6 +252,7 @@ class Store(DialingStore):
             "block_patterns": " ".join(s.block_patterns),
             "allow_patterns": " ".join(s.allow_patterns),
             "prompts": " ".join(f"{name}={recording}" for name, recording in s.prompts),
+            "hours": "; ".join(s.hours) or None,
         }
         values = [encoded.get(name, getattr(s, name)) for name in QUEUE_FIELDS] + [now]
         columns = QUEUE_COLUMNS + ", updated_at"
@@ -256,6 +260,24 @@ class Store(DialingStore):
         marks = ", ".join(["%s"] * len(values))
         sql = f"INSERT INTO qcb_queues ({columns}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}"
         self._run(sql, values)
+
+    def time_group(self, group: int) -> list[str] | None:
+        """The time lines of a FreePBX Time Group (timeconditions module), or None when there is no such
+        group (or no such module)."""
+        if not self._all("SHOW TABLES LIKE 'timegroups\\_details'"):
+            return None
+        rows = self._all("SELECT 1 FROM timegroups_groups WHERE id = %s", (group,))
+        if not rows:
+            return None
+        sql = "SELECT time FROM timegroups_details WHERE timegroupid = %s ORDER BY id"
+        return [str(t) for (t,) in self._all(sql, (group,))]
+
+    def time_groups(self) -> list[tuple[int, str]]:
+        """FreePBX's Time Groups (id, description); none without the timeconditions module."""
+        if not self._all("SHOW TABLES LIKE 'timegroups\\_groups'"):
+            return []
+        rows = self._all("SELECT id, description FROM timegroups_groups ORDER BY description, id")
+        return [(int(i), str(d)) for i, d in rows]
 
     # --- requests -----------------------------------------------------------------------------------
 

@@ -100,6 +100,22 @@ PROMPTS: dict[str, dict[str, str]] = {
         "en": "Goodbye.",
         "ru": "До свидания.",
     },
+    # Out of callback hours: "... we will call you back," <today | tomorrow | weekday> "after" <time>.
+    "accepted-later": {
+        "en": "Thank you. Your callback request is accepted. We will call you back,",
+        "ru": "Спасибо. Ваша заявка на обратный звонок принята. Мы перезвоним вам,",
+    },
+    "after": {
+        "en": "after",
+        "ru": "после",
+    },
+    # After the 1, where the queue lets the caller choose when to be called back.
+    "choose-time": {
+        "en": "To be called back as soon as possible, press 1. In one hour, press 2. "
+        "Tomorrow morning, press 3.",
+        "ru": "Чтобы мы перезвонили при первой возможности, нажмите 1. Через час, нажмите 2. "
+        "Завтра утром, нажмите 3.",
+    },
 }
 
 

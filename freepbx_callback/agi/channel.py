@@ -20,6 +20,10 @@ class Channel(Protocol):
         """Read digits out; keys pressed meanwhile are dropped, never taken as an answer."""
         ...
 
+    def say_datetime(self, epoch: int, fmt: str, zone: str) -> None:
+        """Say a moment with Asterisk's SAY DATETIME in the channel's language (keys are ignored)."""
+        ...
+
     def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> str:
         """Play ``prompt`` and collect digits until '#', ``max_digits`` or the timeout."""
         ...

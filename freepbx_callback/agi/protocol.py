@@ -93,6 +93,9 @@ class SessionChannel:
     def say_digits(self, digits: str) -> None:
         self.session.command("SAY DIGITS", digits, quote(""))
 
+    def say_datetime(self, epoch: int, fmt: str, zone: str) -> None:
+        self.session.command("SAY DATETIME", str(epoch), quote(""), quote(fmt), quote(zone))
+
     def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> str:
         result, _ = self.session.command("GET DATA", quote(prompt), str(timeout_ms), str(max_digits))
         return result

@@ -13,9 +13,9 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .. import numbers, policy
+from .. import hours, numbers, policy
 from ..journal import Entry, Journal
-from ..models import QueueSettings
+from ..models import QueueSettings, Request
 from ..queue_cache import QueueCache
 from ..service import CallbackService
 from ..store import StoreUnavailable
@@ -24,6 +24,7 @@ from .channel import Channel
 ENTRY_TRIES = 3
 DIGIT_TIMEOUT_MS = 10000
 CONFIRM_TIMEOUT_MS = 6000
+CHOICE_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,14 @@ def ask_number(channel: Channel, settings: QueueSettings) -> str | None:
         if key == "1":
             return number
     return None
+
+
+def ask_when(channel: Channel, settings: QueueSettings) -> str:
+    """The caller's choice of time: 1 as soon as possible, 2 in one hour, 3 tomorrow morning; no key (or
+    another) is as soon as possible."""
+    keys = "".join(policy.WHEN_KEYS)
+    key = channel.play(settings.prompt("choose-time"), keys) or channel.wait_digit(CHOICE_TIMEOUT_MS)
+    return policy.WHEN_KEYS.get(key, "asap")
 
 
 def handle_request(
@@ -103,21 +112,55 @@ def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, j
         "position": _int_or_none(channel.variable("QUEUEPOSITION")),
         "waited": waited,
     }
+    when = "asap"
+    if svc is not None and settings.offer_times and refusal_without_database(settings, number) is None:
+        when = ask_when(channel, settings)
     try:
         if svc is None:
             raise StoreUnavailable("database unreachable at the start of the call")
-        result = svc.request(queue, number, source="agi", **details)  # type: ignore[arg-type]
+        result = svc.request(queue, number, source="agi", when=when, **details)  # type: ignore[arg-type]
     except StoreUnavailable:
         refused = refusal_without_database(settings, number)
         if refused is not None:
             channel.play(settings.prompt("not-available"))
             return Outcome(refused, "queue", number)
         return _journal(channel, settings, journal, queue, number, details)
+    if result.kind == "created" and result.request is not None and _later(svc, result.request):
+        say_when(channel, svc, settings, result.request)
+        return Outcome(result.kind, "hangup", number)
     if result.accepted:
         channel.play(settings.prompt("accepted" if result.kind == "created" else "already-requested"))
         return Outcome(result.kind, "hangup", number)
     channel.play(settings.prompt("not-available"))
     return Outcome(result.kind, "queue", number)
+
+
+LATER_SLACK_S = 1  # a request due within this of now is "as soon as possible"
+TIME_FORMATS = {"en": "IMp"}  # SAY DATETIME's format for the hour and minute; else 24-hour "kM"
+DAY_FORMATS = {"weekday": "A", "date": "AdB"}
+
+
+def _later(svc: CallbackService, request: Request) -> bool:
+    return (request.next_attempt_at - svc.clock()).total_seconds() > LATER_SLACK_S
+
+
+def say_when(channel: Channel, svc: CallbackService, settings: QueueSettings, request: Request) -> None:
+    """Accepted, to be called later (out of callback hours): "... we will call you back, tomorrow,
+    after, 9 a.m." -- the day and the time said by Asterisk in the channel's language, in the time zone
+    of the queue's hours."""
+    schedule = svc.schedule(settings)
+    at = request.next_attempt_at
+    epoch = int(at.replace(tzinfo=UTC).timestamp())
+    word = hours.day_word(schedule, svc.clock(), at)
+    channel.play(settings.prompt("accepted-later"))
+    if word in DAY_FORMATS:
+        channel.say_datetime(epoch, DAY_FORMATS[word], schedule.timezone)
+    else:
+        channel.play(f"digits/{word}")
+    channel.play(settings.prompt("after"))
+    language = channel.variable("CHANNEL(language)") or request.language
+    channel.say_datetime(epoch, TIME_FORMATS.get(language, "kM"), schedule.timezone)
+    channel.play(settings.prompt("goodbye"))
 
 
 def refusal_without_database(settings: QueueSettings, number: str) -> str | None:

@@ -128,6 +128,23 @@ def queue_show(ctx: click.Context, queue_name: str, defaults: bool, as_json: boo
     metavar="NAME=RECORDING",
     help="Play a system recording instead of a shipped prompt (NAME= restores it); repeat.",
 )
+@click.option(
+    "--hours",
+    "hours_rules",
+    multiple=True,
+    metavar="'DAYS HH:MM-HH:MM'",
+    help="Callback hours, e.g. 'mon-fri 09:00-17:00'; repeat for more; replaces the queue's hours.",
+)
+@click.option("--timezone", help="Time zone the hours are read in (e.g. Europe/Moscow; default UTC).")
+@click.option("--timegroup", type=click.IntRange(1), help="FreePBX Time Group id as the callback hours.")
+@click.option(
+    "--offer-times/--no-offer-times",
+    default=None,
+    help="After the 1 the caller chooses when: 1 as soon as possible, 2 in 1 hour, 3 tomorrow morning.",
+)
+@click.option("--no-timegroup", is_flag=True, help="No FreePBX Time Group (the --hours rules apply).")
+@click.option("--clear-hours", is_flag=True, help="Remove the --hours rules (with none: always open).")
+@click.option("--always-open", is_flag=True, help="Remove the callback hours and the Time Group.")
 @json_option
 @click.pass_context
 def queue_set(
@@ -138,10 +155,20 @@ def queue_set(
     no_did: bool,
     clear_patterns: bool,
     prompt_overrides: tuple[str, ...],
+    hours_rules: tuple[str, ...],
+    no_timegroup: bool,
+    clear_hours: bool,
+    always_open: bool,
     **options: Any,
 ) -> None:
     """Create or change a queue's callback settings."""
     changes = {k: v for k, v in options.items() if v is not None and v != ()}
+    if always_open and (hours_rules or "timegroup" in changes):
+        fail("--always-open: not with --hours or --timegroup", 2)
+    if always_open or no_timegroup:
+        changes["timegroup"] = None
+    if always_open or clear_hours or hours_rules:
+        changes["hours"] = tuple(dict.fromkeys(hours_rules))
     if no_max_pending:
         changes["max_pending"] = None
     if no_did:
@@ -163,6 +190,26 @@ def queue_set(
         changes["prompts"] = tuple((name, rec) for name, rec in prompts.items() if rec)
     settings = service.set_queue(queue_name, **changes)
     emit(settings.to_dict(), as_json, lambda: show_mapping(settings.to_dict()))
+
+
+@queue.command("time-groups")
+@json_option
+@click.pass_context
+def queue_time_groups(ctx: click.Context, as_json: bool) -> None:
+    """FreePBX's Time Groups (Time Conditions module) a queue may take as its callback hours."""
+    service = service_of(ctx)
+    groups = []
+    for group, description in service.time_groups():
+        rules = service.store.time_group(group) or []
+        groups.append({"id": group, "description": description, "times": rules})
+    emit(
+        groups,
+        as_json,
+        lambda: table(
+            ["id", "description", "times"],
+            [[g["id"], g["description"], "; ".join(g["times"])] for g in groups],
+        ),
+    )
 
 
 @queue.command("delete")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
 
-from .. import freepbx, wake
+from .. import freepbx, hours, policy, wake
 from ..ami import Ami, AmiConfig, AmiError
 from ..dialer import end_cancelled_call
 from ..journal import spool_folder
@@ -62,13 +63,26 @@ def request_rows(items: list[Request]) -> list[list[Any]]:
 @click.argument("number")
 @click.option("--did", help="Caller ID for the callback (default: the queue's DID).")
 @click.option("--language", type=click.Choice(["ru", "en"]))
+@click.option(
+    "--when",
+    type=click.Choice(list(policy.WHEN_CHOICES)),
+    default="asap",
+    show_default=True,
+    help="The caller's choice of time (where the queue offers one): asap, hour (in 1 hour), morning.",
+)
 @json_option
 @click.pass_context
 def request_add(
-    ctx: click.Context, queue_name: str, number: str, did: str | None, language: str | None, as_json: bool
+    ctx: click.Context,
+    queue_name: str,
+    number: str,
+    did: str | None,
+    language: str | None,
+    when: str,
+    as_json: bool,
 ) -> None:
     """Ask for a callback to NUMBER from queue Q (what the caller's key press does)."""
-    result = service_of(ctx).request(queue_name, number, did=did, language=language, source="cli")
+    result = service_of(ctx).request(queue_name, number, did=did, language=language, source="cli", when=when)
     if as_json:
         data = {
             "result": result.kind,
@@ -185,6 +199,36 @@ def request_cancel(ctx: click.Context, request_id: int, ami_url: str | None, as_
 def request_retry(ctx: click.Context, request_id: int, as_json: bool) -> None:
     """Make a request due now; a closed one reopens with fresh attempts."""
     _change(ctx, "retry", request_id, as_json)
+
+
+@request.command("reschedule")
+@click.argument("request_id", type=int, metavar="ID")
+@click.option(
+    "--at", "at_text", metavar="TIME", help="'2026-12-02 10:00' in the queue's time zone, or ISO with Z."
+)
+@click.option("--in", "in_seconds", type=DURATION, help="From now: 30m, 2h, 1d.")
+@json_option
+@click.pass_context
+def request_reschedule(
+    ctx: click.Context, request_id: int, at_text: str | None, in_seconds: int | None, as_json: bool
+) -> None:
+    """Call a pending request back not before a time (within its queue's callback hours)."""
+    service = service_of(ctx)
+    if (at_text is None) == (in_seconds is None):
+        fail("give one of --at TIME or --in DURATION", 2)
+    if in_seconds is not None:
+        at = service.clock() + timedelta(seconds=in_seconds)
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(at_text).strip().replace("Z", "+00:00"))
+        except ValueError:
+            fail(f"--at {at_text!r}: use 'YYYY-MM-DD HH:MM' (the queue's time zone) or ISO with Z", 2)
+        timezone = service.settings(service.get(request_id).queue).timezone
+        at = hours.utc_of(parsed, timezone)
+    item = service.reschedule(request_id, at)
+    wake_serve(ctx)
+    due = item.next_attempt_at.isoformat(sep=" ", timespec="seconds")
+    emit(item.to_dict(), as_json, lambda: click.echo(f"request {item.id} is due {due} UTC"))
 
 
 @request.command("purge")

@@ -33,6 +33,9 @@ class Page {
 			case 'retry':
 				$result = $this->module->requests()->change($action, isset($post['id']) ? $post['id'] : '');
 				break;
+			case 'reschedule':
+				$result = $this->module->requests()->reschedule(isset($post['id']) ? $post['id'] : '', isset($post['at']) ? $post['at'] : '');
+				break;
 			default:
 				$result = array('status' => false, 'message' => Module::t('Unknown action.'));
 		}
@@ -82,6 +85,7 @@ class Page {
 		$vars['conflict'] = isset($all[$queue]) ? $queues->conflict($queue) : '';
 		$vars['choices'] = $this->module->queueSettings()->choices($current);
 		$vars['recordings'] = $this->module->queueSettings()->recordings();
+		$vars['timegroups'] = $this->module->queueSettings()->timeGroups();
 		return load_view(dirname(__DIR__) . '/views/form.php', $vars);
 	}
 
@@ -112,12 +116,12 @@ class Page {
 	/** What the admin typed, to show it again next to the errors. */
 	private static function posted(array $in) {
 		$out = array();
-		foreach (array('did', 'attempts', 'retry_interval', 'window', 'offer_every', 'mode', 'language', 'max_pending') as $key) {
+		foreach (array('did', 'attempts', 'retry_interval', 'window', 'offer_every', 'mode', 'language', 'max_pending', 'timezone', 'timegroup') as $key) {
 			if (isset($in[$key])) {
 				$out[$key] = (string)$in[$key];
 			}
 		}
-		foreach (array('enabled', 'notify_agents') as $key) {
+		foreach (array('enabled', 'notify_agents', 'offer_times') as $key) {
 			if (isset($in[$key])) {
 				$out[$key] = Settings::truthy($in[$key]);
 			}
@@ -126,6 +130,9 @@ class Page {
 			if (isset($in[$key])) {
 				$out[$key] = preg_split('/[\s,]+/', (string)$in[$key], -1, PREG_SPLIT_NO_EMPTY);
 			}
+		}
+		if (isset($in['hours'])) {
+			$out['hours'] = preg_split('/[\r\n]+/', (string)$in['hours'], -1, PREG_SPLIT_NO_EMPTY);
 		}
 		return $out;
 	}

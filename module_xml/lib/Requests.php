@@ -44,6 +44,24 @@ class Requests {
 		return array('status' => true, 'message' => sprintf($text, $row['id']), 'request' => $row);
 	}
 
+	/**
+	 * `request reschedule ID --at TIME`: call a pending request back not before TIME, typed in UTC as the
+	 * page shows times ("2026-12-02 10:00"); the CLI's refusal is the message.
+	 */
+	public function reschedule($id, $at) {
+		$at = trim((string)$at);
+		if ($at !== '' && !preg_match('/(Z|[+-]\d\d:?\d\d)$/', $at)) {
+			$at .= 'Z';
+		}
+		try {
+			$row = $this->cli->json(array('request', 'reschedule', '--at=' . $at, '--', trim((string)$id)));
+		} catch (CliError $e) {
+			return array('status' => false, 'message' => $e->getMessage());
+		}
+		$due = str_replace(array('T', 'Z'), array(' ', ''), (string)$row['next_attempt_at']);
+		return array('status' => true, 'message' => sprintf(Module::t('Request %s will be called at %s UTC.'), $row['id'], $due), 'request' => $row);
+	}
+
 	public function stats() {
 		return $this->cli->json(array('stats'));
 	}

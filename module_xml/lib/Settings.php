@@ -15,11 +15,13 @@ class Settings {
 		'offer_every' => '--offer-every',
 		'mode' => '--mode',
 		'language' => '--language',
+		'timezone' => '--timezone',
 	);
 	/** Form field => the two `queue set` switches (on, off). */
 	const SWITCHES = array(
 		'enabled' => array('--enable', '--disable'),
 		'notify_agents' => array('--notify-agents', '--no-notify-agents'),
+		'offer_times' => array('--offer-times', '--no-offer-times'),
 	);
 
 	/** @var CliRunner */
@@ -103,6 +105,18 @@ class Settings {
 			$value = trim((string)$in['max_pending']);
 			$options[] = $value === '' ? '--no-max-pending' : '--max-pending=' . $value;
 		}
+		if (isset($in['timegroup'])) {
+			$group = trim((string)$in['timegroup']);
+			$options[] = $group === '' ? '--no-timegroup' : '--timegroup=' . $group;
+		}
+		if (isset($in['hours'])) {
+			$options[] = '--clear-hours';
+			foreach (preg_split('/[\r\n]+/', (string)$in['hours'], -1, PREG_SPLIT_NO_EMPTY) as $rule) {
+				if (trim($rule) !== '') {
+					$options[] = '--hours=' . trim($rule);
+				}
+			}
+		}
 		if (isset($in['block_patterns']) || isset($in['allow_patterns'])) {
 			$options[] = '--clear-patterns';
 			foreach (array('block_patterns' => '--block', 'allow_patterns' => '--allow') as $field => $option) {
@@ -178,6 +192,19 @@ class Settings {
 			throw $e;
 		}
 		return true;
+	}
+
+	/** FreePBX's Time Groups for the callback hours choice: id => description (`queue time-groups`). */
+	public function timeGroups() {
+		$out = array();
+		try {
+			foreach ((array)$this->cli->json(array('queue', 'time-groups')) as $row) {
+				$out[(string)$row['id']] = (string)$row['description'];
+			}
+		} catch (CliError $e) {
+			// No answer: the form offers its own hours only.
+		}
+		return $out;
 	}
 
 	/** System recordings for the prompt choice: id => array(name, file). */

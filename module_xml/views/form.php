@@ -1,7 +1,8 @@
 <?php
 // One queue's callback settings. Submitted by FreePBX's action bar (form.fpbx-submit) to doConfigPageInit.
 // Vars: $queue, $settings (`queue show`; keys may be missing for a queue without settings), $name (the FreePBX
-// queue's name or null), $conflict, $choices (mode/language values the CLI takes), $recordings, $messages, $errors.
+// queue's name or null), $conflict, $choices (mode/language values the CLI takes), $recordings, $timegroups
+// (FreePBX Time Groups, id => description), $messages, $errors.
 // An empty field or "Default" leaves the setting to the CLI; the CLI checks every value and says what is wrong.
 if (!defined('FREEPBX_IS_AUTH')) { die('No direct script access allowed'); }
 $h = function ($value) { return htmlspecialchars((string)$value, ENT_QUOTES | ENT_SUBSTITUTE, 'UTF-8'); };
@@ -85,6 +86,7 @@ foreach ($choices['language'] as $code) {
 		echo $row('qcb-offer-every', _('Offer every (seconds)'), _('How often callers in the queue hear the offer.'), $text('offer_every', $v('offer_every'), ' placeholder="' . $h(_('Default')) . '"'));
 		echo $row('qcb-mode', _('Mode'), _('Who is called first.'), $select('mode', $choices['mode'], $modeLabels, $v('mode')));
 		echo $row('qcb-notify-agents-yes', _('Notify agents'), _('The agent hears "callback for <number>" before being connected.'), $radio('notify_agents', $on('notify_agents'), _('Yes'), _('No')));
+		echo $row('qcb-offer-times-yes', _('Caller chooses the time'), _('After pressing 1 the caller chooses: 1 as soon as possible, 2 in one hour, 3 tomorrow morning.'), $radio('offer_times', $on('offer_times'), _('Yes'), _('No')));
 		echo $row('qcb-language', _('Language'), _('Language of the prompts the customer hears.'), $select('language', $choices['language'], $languageLabels, $v('language')));
 		$recs = '<select class="form-control" id="qcb-offer-recording" name="offer_recording"><option value="default">' . $h(_('Default (shipped prompt)')) . '</option>';
 		foreach ($recordings as $id => $rec) {
@@ -96,6 +98,15 @@ foreach ($choices['language'] as $code) {
 		$block = implode("\n", isset($s['block_patterns']) ? (array)$s['block_patterns'] : array());
 		$allow = implode("\n", isset($s['allow_patterns']) ? (array)$s['allow_patterns'] : array());
 		echo $row('qcb-block-patterns', _('Blocked numbers'), _('One pattern per line: _1900NXXXXXX or a prefix such as +44. Matching numbers cannot ask for a callback.'), '<textarea class="form-control" rows="3" id="qcb-block-patterns" name="block_patterns">' . $h($block) . '</textarea>');
+		$groups = '<select class="form-control" id="qcb-timegroup" name="timegroup"><option value="">' . $h(_('None: the callback hours below')) . '</option>';
+		foreach ($timegroups as $id => $description) {
+			$groups .= '<option value="' . $h($id) . '"' . ($v('timegroup') === (string)$id ? ' selected' : '') . '>' . $h($description) . '</option>';
+		}
+		$groups .= '</select>';
+		echo $row('qcb-timegroup', _('Callback hours: Time Group'), _('Callbacks are dialled only while this Time Group matches; a request made outside it is told when it will be called.'), $groups);
+		$hours = implode("\n", isset($s['hours']) ? (array)$s['hours'] : array());
+		echo $row('qcb-hours', _('Callback hours'), _('Without a Time Group: one rule per line, such as mon-fri 09:00-17:00. Empty: any time.'), '<textarea class="form-control" rows="3" id="qcb-hours" name="hours">' . $h($hours) . '</textarea>');
+		echo $row('qcb-timezone', _('Time zone of the hours'), _('Such as Europe/Moscow.'), $text('timezone', $v('timezone'), ' placeholder="UTC"'));
 		echo $row('qcb-allow-patterns', _('Allowed numbers'), _('One pattern per line. When set, only matching numbers can ask for a callback.'), '<textarea class="form-control" rows="3" id="qcb-allow-patterns" name="allow_patterns">' . $h($allow) . '</textarea>');
 		?>
 	</form>

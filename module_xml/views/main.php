@@ -110,7 +110,7 @@ if ($status !== '' && !in_array($status, $statuses, true)) {
 	<table class="table table-striped table-condensed table-sm" id="qcb-requests">
 		<thead><tr>
 			<th>#</th><th><?php echo _('Queue'); ?></th><th><?php echo _('Number'); ?></th><th><?php echo _('Status'); ?></th>
-			<th><?php echo _('Attempts'); ?></th><th><?php echo _('Requested'); ?></th><th><?php echo _('Next attempt'); ?></th>
+			<th><?php echo _('Attempts'); ?></th><th><?php echo _('Requested'); ?></th><th><?php echo _('Next attempt (UTC)'); ?></th>
 			<th><?php echo _('Last outcome'); ?></th><th></th>
 		</tr></thead>
 		<tbody>
@@ -127,7 +127,15 @@ if ($status !== '' && !in_array($status, $statuses, true)) {
 				<td class="qcb-status" data-status="<?php echo $h($r['status']); ?>"><?php echo $h($label($statusLabels, $r['status'])); ?></td>
 				<td><?php echo $h($r['attempts']); ?></td>
 				<td><?php echo $h($time($r['requested_at'])); ?></td>
-				<td><?php echo $open ? $h($time($r['next_attempt_at'])) : ''; ?></td>
+				<td class="qcb-next"><?php echo $open ? $h($time($r['next_attempt_at'])) : ''; ?>
+					<?php if ($r['status'] === 'pending') { ?>
+					<form method="post" action="?display=queuecallback" class="qcb-action qcb-reschedule form-inline">
+						<input type="hidden" name="action" value="reschedule"><input type="hidden" name="id" value="<?php echo $h($r['id']); ?>">
+						<input type="text" name="at" class="form-control input-sm qcb-at" size="16" placeholder="<?php echo $h(_('YYYY-MM-DD HH:MM')); ?>" aria-label="<?php echo $h(_('Call at (UTC)')); ?>">
+						<button type="submit" class="btn btn-default btn-xs btn-sm btn-outline-secondary"><?php echo _('Call at'); ?></button>
+					</form>
+					<?php } ?>
+				</td>
 				<td><?php echo $h(isset($r['last_outcome']) ? $r['last_outcome'] : ''); ?></td>
 				<td class="qcb-actions">
 					<?php if ($open) { ?>

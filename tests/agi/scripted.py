@@ -33,6 +33,9 @@ class ScriptedChannel:
     def say_digits(self, digits: str) -> None:
         self.log.append(f"say {digits}")
 
+    def say_datetime(self, epoch: int, fmt: str, zone: str) -> None:
+        self.log.append(f"datetime {epoch} {fmt} {zone}")
+
     def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> str:
         self.log.append(f"get {prompt}")
         return self.entries.pop(0) if self.entries else ""

@@ -275,6 +275,36 @@ class QueuecallbackTest extends TestCase {
 		$this->assertStringNotContainsString('1900', (string)$row['block_patterns']);
 	}
 
+	public function testTheFormSetsCallbackHoursOrAFreepbxTimeGroup() {
+		$module = $this->module();
+		$page = $this->save($module, $this->form(array('hours' => "mon-fri 09:00-17:00\r\nsat 10:00-14:00\r\n", 'timezone' => 'Europe/Moscow', 'timegroup' => '')));
+		$this->assertSame(array(), $page->errors);
+		$row = $this->queueRow('400');
+		$this->assertSame('mon-fri 09:00-17:00; sat 10:00-14:00', $row['hours']);
+		$this->assertSame('Europe/Moscow', $row['timezone']);
+		$this->assertNull($row['timegroup']);
+
+		// FreePBX's Time Groups (the timeconditions module's tables) are offered on the form, and one is chosen.
+		$this->db->exec('CREATE TABLE IF NOT EXISTS timegroups_groups (id INT AUTO_INCREMENT PRIMARY KEY, description VARCHAR(50) NOT NULL DEFAULT \'\')');
+		$this->db->exec('CREATE TABLE IF NOT EXISTS timegroups_details (id INT AUTO_INCREMENT PRIMARY KEY, timegroupid INT NOT NULL DEFAULT 0, time VARCHAR(100) NOT NULL DEFAULT \'\')');
+		$this->db->exec("INSERT INTO timegroups_groups (id, description) VALUES (7, 'Office hours')");
+		$this->db->exec("INSERT INTO timegroups_details (timegroupid, time) VALUES (7, '09:00-17:00|mon-fri|*|*')");
+		$_REQUEST = array('display' => 'queuecallback', 'view' => 'form', 'queue' => '400');
+		$html = $this->module()->showPage();
+		$this->assertStringContainsString('<option value="7">Office hours</option>', $html);
+		$this->assertStringContainsString("mon-fri 09:00-17:00\nsat 10:00-14:00</textarea>", $html);
+		$page = $this->save($module, $this->form(array('timegroup' => '7', 'hours' => '')));
+		$this->assertSame(array(), $page->errors);
+		$row = $this->queueRow('400');
+		$this->assertSame('7', (string)$row['timegroup']);
+		$this->assertNull($row['hours']);
+		$_REQUEST = array('display' => 'queuecallback', 'view' => 'form', 'queue' => '400');
+		$html = $this->module()->showPage();
+		$this->assertStringContainsString('<option value="7" selected>Office hours</option>', $html);
+		$this->db->exec('DROP TABLE timegroups_details');
+		$this->db->exec('DROP TABLE timegroups_groups');
+	}
+
 	public function testEmptyFieldsLeaveTheValuesToTheCli() {
 		$module = $this->module();
 		$page = $this->save($module, array('action' => 'save', 'queue' => '400', 'enabled' => '1', 'attempts' => '', 'mode' => '', 'language' => ''));
@@ -355,6 +385,39 @@ class QueuecallbackTest extends TestCase {
 		$page = $this->save($module, array('action' => 'cancel', 'id' => '-' . $id));
 		$this->assertNotEmpty($page->errors);
 		$this->assertSame('pending', $this->requestStatus($id));
+	}
+
+	public function testThePageShowsAndChangesTheTimeOfARequest() {
+		$id = $this->addRequest('400', '2015551234');
+		$module = $this->module();
+		$at = gmdate('Y-m-d H:i', time() + 2 * 86400);
+		$page = $this->save($module, array('action' => 'reschedule', 'id' => (string)$id, 'at' => $at));
+		$this->assertSame(array(), $page->errors);
+		$this->assertStringContainsString("Request $id will be called at $at:00 UTC", $page->messages[0]);
+		$stmt = $this->db->prepare('SELECT next_attempt_at FROM qcb_requests WHERE id = ?');
+		$stmt->execute(array($id));
+		$this->assertStringStartsWith($at . ':00', (string)$stmt->fetchColumn());
+		$_REQUEST = array('display' => 'queuecallback');
+		$html = $this->module()->showPage();
+		$row = substr($html, strpos($html, 'data-request="' . $id . '"'));
+		$this->assertStringContainsString($at . ':00', substr($row, 0, 2000));
+		$this->assertStringContainsString('name="action" value="reschedule"', substr($row, 0, 2000));
+		$page = $this->save($module, array('action' => 'reschedule', 'id' => (string)$id, 'at' => 'soon'));
+		$this->assertNotEmpty($page->errors);
+		$page = $this->save($module, array('action' => 'reschedule', 'id' => (string)$id, 'at' => '2000-01-01 10:00'));
+		$this->assertStringContainsString('in the past', end($page->errors));
+	}
+
+	public function testTheQueueFormSwitchesTheCallersChoiceOfTime() {
+		$module = $this->module();
+		$page = $this->save($module, $this->form(array('offer_times' => '1')));
+		$this->assertSame(array(), $page->errors);
+		$this->assertSame('1', (string)$this->queueRow('400')['offer_times']);
+		$_REQUEST = array('display' => 'queuecallback', 'view' => 'form', 'queue' => '400');
+		$html = $this->module()->showPage();
+		$this->assertMatchesRegularExpression('/id="qcb-offer-times-yes" value="1" checked/', $html);
+		$this->save($module, $this->form(array('offer_times' => '0')));
+		$this->assertSame('0', (string)$this->queueRow('400')['offer_times']);
 	}
 
 	// --- AJAX -----------------------------------------------------------------------------------------

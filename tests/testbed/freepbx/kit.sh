@@ -200,6 +200,7 @@ install_modules() {
   IN fwconsole ma install recordings music >/dev/null
   IN fwconsole ma install queues callrecording >/dev/null   # ext-queues gosubs callrecording's sub-record-check
   IN fwconsole ma install pm2 >/dev/null
+  IN fwconsole ma install cel calendar timeconditions >/dev/null   # Time Groups: a queue's callback hours
   # core's node FastAGI server would take 127.0.0.1:4573 on the shared loopback: off in the bed (a stock
   # FreePBX has it on; the product never listens there, see tests/freepbx)
   IN fwconsole setting LAUNCH_AGI_AS_FASTAGI 0 >/dev/null
