@@ -109,6 +109,7 @@ QUEUE_TYPES: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "min_talk": (int, False),
     "keep_place": (bool, False),
     "prompts": (dict, False),
+    "announce_position": (bool, False),
 }
 
 

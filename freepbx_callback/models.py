@@ -103,6 +103,7 @@ class QueueSettings:
     min_talk: int = 5
     keep_place: bool = False  # release only when no live caller who joined earlier is still waiting
     prompts: tuple[tuple[str, str], ...] = ()  # (prompt name, system recording) overrides
+    announce_position: bool = False  # the caller's position and the queue's hold time before each offer
 
     def prompt(self, name: str) -> str:
         """The sound to play for prompt ``name``: the admin's recording, else the shipped ``qcb-<name>``."""

@@ -239,6 +239,14 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        12,
+        "per queue: the caller's position and the queue's hold time said before each offer (off by default)",
+        ["ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS announce_position TINYINT(1) NOT NULL DEFAULT 0"],
+    )
+)
+
 VERSIONS = sorted(version for version, _, _ in MIGRATIONS)
 LATEST = VERSIONS[-1]
 

@@ -27,7 +27,7 @@ LOST_RACE = {ER.LOCK_DEADLOCK, ER.LOCK_WAIT_TIMEOUT, 1180, 4162}  # 1180/4162: G
 QUEUE_COLUMNS = (
     "queue, enabled, did, attempts, retry_interval, window_s, offer_every, notify_agents, mode, max_pending, "
     "language, region, allow_international, allow_premium, block_patterns, allow_patterns, min_talk, "
-    "keep_place, prompts, allow_shared_cost, allow_satellite, allow_special"
+    "keep_place, prompts, allow_shared_cost, allow_satellite, allow_special, announce_position"
 )
 QUEUE_FIELDS = [c.strip().replace("window_s", "window") for c in QUEUE_COLUMNS.split(",")]
 BOOLEAN_QUEUE_FIELDS = (
@@ -39,6 +39,7 @@ BOOLEAN_QUEUE_FIELDS = (
     "allow_shared_cost",
     "allow_satellite",
     "allow_special",
+    "announce_position",
 )
 
 
