@@ -117,7 +117,7 @@ class Page {
 				$out[$key] = (string)$in[$key];
 			}
 		}
-		foreach (array('enabled', 'notify_agents') as $key) {
+		foreach (array('enabled', 'notify_agents', 'announce_position') as $key) {
 			if (isset($in[$key])) {
 				$out[$key] = Settings::truthy($in[$key]);
 			}
