@@ -165,6 +165,12 @@ def test_the_third_caller_hears_position_3_and_the_wait_before_each_offer_then_p
     spoken = [(s, lang) for s, lang in heard if s.startswith(("queue-", "digits/", "qcb-offer"))]
     assert all(lang == language for _, lang in spoken), f"not all in {language}: {spoken}"
     assert f"Told {channel} in {QUEUE} their queue position (which was 3)" in bed.log_text()
+    # the caller at the head of the line (announce-to-first-user): "your call is now first in line"
+    heads = set(re.findall(rf"Told (\S+) in {QUEUE} their queue position \(which was 1\)", bed.log_text()))
+    assert heads, "nobody at the head of the line was told"
+    for head in heads:
+        said = [sound for sound, _ in sounds_of(bed, head)]
+        assert said[:3] == ["queue-youarenext", "queue-thankyou", "qcb-offer"], f"{head}: {said}"
 
     rows = wait_for(lambda: demo.requests(db_dsn), 10, message="the request row")
     assert [(r["queue"], r["number"], r["position"], r["status"]) for r in rows] == [
