@@ -113,6 +113,7 @@ QUEUE_TYPES: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "timezone": (str, False),
     "timegroup": (int, True),
     "offer_times": (bool, False),
+    "announce_position": (bool, False),
 }
 
 

@@ -112,6 +112,7 @@ class QueueSettings:
     timezone: str = "UTC"
     timegroup: int | None = None
     offer_times: bool = False  # after the 1, the caller may choose when: as soon as possible, in 1 hour...
+    announce_position: bool = False  # the caller's position and the queue's hold time before each offer
 
     def prompt(self, name: str) -> str:
         """The sound to play for prompt ``name``: the admin's recording, else the shipped ``qcb-<name>``."""

@@ -253,6 +253,14 @@ MIGRATIONS.append(
 
 MIGRATIONS.append(
     (
+        12,
+        "per queue: the caller's position and the queue's hold time said before each offer (off by default)",
+        ["ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS announce_position TINYINT(1) NOT NULL DEFAULT 0"],
+    )
+)
+
+MIGRATIONS.append(
+    (
         14,
         "per queue: the caller may choose when to be called back",
         ["ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS offer_times TINYINT(1) NOT NULL DEFAULT 0"],

@@ -28,7 +28,7 @@ QUEUE_COLUMNS = (
     "queue, enabled, did, attempts, retry_interval, window_s, offer_every, notify_agents, mode, max_pending, "
     "language, region, allow_international, allow_premium, block_patterns, allow_patterns, min_talk, "
     "keep_place, prompts, allow_shared_cost, allow_satellite, allow_special, hours, timezone, timegroup, "
-    "offer_times"
+    "offer_times, announce_position"
 )
 QUEUE_FIELDS = [c.strip().replace("window_s", "window") for c in QUEUE_COLUMNS.split(",")]
 BOOLEAN_QUEUE_FIELDS = (
@@ -41,6 +41,7 @@ BOOLEAN_QUEUE_FIELDS = (
     "allow_satellite",
     "allow_special",
     "offer_times",
+    "announce_position",
 )
 
 

@@ -31,6 +31,7 @@ def queue_rows(items: list[QueueSettings]) -> list[list[Any]]:
             "yes" if q.notify_agents else "no",
             q.language,
             q.max_pending,
+            "yes" if q.announce_position else "no",
         ]
         for q in items
     ]
@@ -48,6 +49,7 @@ QUEUE_HEADERS = [
     "notify",
     "lang",
     "max_pending",
+    "position",
 ]
 
 
@@ -120,6 +122,11 @@ def queue_show(ctx: click.Context, queue_name: str, defaults: bool, as_json: boo
     "--keep-place/--no-keep-place",
     default=None,
     help="Call back only when no live caller who joined earlier is still waiting.",
+)
+@click.option(
+    "--announce-position/--no-announce-position",
+    default=None,
+    help="Before each offer, tell callers their place in line and the queue's estimated wait.",
 )
 @click.option(
     "--prompt",

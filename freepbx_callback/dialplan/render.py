@@ -146,7 +146,27 @@ def queue_settings(q: QueueSettings) -> dict[str, str]:
         # Asterisk plays periodic announcements to the caller at the head of the line, while members ring,
         # only with this: without it a lone caller whose agent rings unanswered never hears the offer
         "announce-to-first-user": "yes",
-    }
+    } | (announce_position(q) if q.announce_position else {})
+
+
+# app_queue's own sounds for the position announcement; FreePBX writes silence/1 (thank-you: nothing) for
+# a queue whose own position announcement is off, so ours name them again.
+POSITION_SOUNDS = ("queue-youarenext", "queue-thereare", "queue-callswaiting", "queue-thankyou")
+
+
+def announce_position(q: QueueSettings) -> dict[str, str]:
+    """The caller's position and the queue's estimated wait, said by app_queue itself right before each
+    offer, with the queue's own figures and the caller's language: each pass of app_queue's wait loop
+    checks the position announcement before the periodic one, so with both on the offer's cadence (and
+    both counted from the start of a play) the position comes first, then the offer."""
+    every = str(q.offer_every)
+    return {
+        "announce-position": "yes",
+        "announce-holdtime": "yes",
+        "announce-frequency": every,
+        "min-announce-frequency": every,
+        "relative-periodic-announce": "no",
+    } | {sound: sound for sound in POSITION_SOUNDS}
 
 
 DEFAULT_LANGUAGE = "en"

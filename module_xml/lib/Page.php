@@ -121,7 +121,7 @@ class Page {
 				$out[$key] = (string)$in[$key];
 			}
 		}
-		foreach (array('enabled', 'notify_agents', 'offer_times') as $key) {
+		foreach (array('enabled', 'notify_agents', 'offer_times', 'announce_position') as $key) {
 			if (isset($in[$key])) {
 				$out[$key] = Settings::truthy($in[$key]);
 			}

@@ -1,6 +1,6 @@
 <?php
 // FreePBX's queue form: our "Callback" tab (module.xml <hooks>, Queues::hookTabs) and what happens after the
-// queues module handled the form (doConfigPageInit('queues') through myConfigPageInits): store the tab's two
+// queues module handled the form (doConfigPageInit('queues') through myConfigPageInits): store the tab's
 // switches on add/edit, and forget the queue's callback settings when the queue is deleted.
 namespace FreePBX\modules\Queuecallback;
 
@@ -62,7 +62,7 @@ class QueueTab {
 			return null;
 		}
 		$switches = array();
-		foreach (array('enabled' => 'qcb_enabled', 'notify_agents' => 'qcb_notify_agents') as $field => $name) {
+		foreach (array('enabled' => 'qcb_enabled', 'notify_agents' => 'qcb_notify_agents', 'announce_position' => 'qcb_announce_position') as $field => $name) {
 			if (isset($request[$name]) && $request[$name] !== '') {
 				$switches[$field] = Settings::truthy($request[$name]);
 			}

@@ -22,6 +22,7 @@ class Settings {
 		'enabled' => array('--enable', '--disable'),
 		'notify_agents' => array('--notify-agents', '--no-notify-agents'),
 		'offer_times' => array('--offer-times', '--no-offer-times'),
+		'announce_position' => array('--announce-position', '--no-announce-position'),
 	);
 
 	/** @var CliRunner */
@@ -164,7 +165,7 @@ class Settings {
 		);
 	}
 
-	/** Switch callback and agent notification of one queue (the queue form's tab). */
+	/** Switch callback, agent notification and the position announcement of one queue (the queue form's tab). */
 	public function setSwitches($queue, array $switches) {
 		$args = array('queue', 'set');
 		foreach (self::SWITCHES as $field => $flags) {

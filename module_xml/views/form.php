@@ -84,6 +84,7 @@ foreach ($choices['language'] as $code) {
 		echo $row('qcb-retry-interval', _('Retry interval (seconds)'), _('Pause between two attempts.'), $text('retry_interval', $v('retry_interval'), ' placeholder="' . $h(_('Default')) . '"'));
 		echo $row('qcb-window', _('Callback window (seconds)'), _('How long an attempt may wait for a free agent before the request expires.'), $text('window', $v('window'), ' placeholder="' . $h(_('Default')) . '"'));
 		echo $row('qcb-offer-every', _('Offer every (seconds)'), _('How often callers in the queue hear the offer.'), $text('offer_every', $v('offer_every'), ' placeholder="' . $h(_('Default')) . '"'));
+		echo $row('qcb-announce-position-yes', _('Position and wait before the offer'), _('Before each offer, callers hear their place in line and the expected wait (figures of the queue itself, in the language of the caller). While callback is on, this takes over the position announcement settings of the queue.'), $radio('announce_position', $on('announce_position'), _('Yes'), _('No')));
 		echo $row('qcb-mode', _('Mode'), _('Who is called first.'), $select('mode', $choices['mode'], $modeLabels, $v('mode')));
 		echo $row('qcb-notify-agents-yes', _('Notify agents'), _('The agent hears "callback for <number>" before being connected.'), $radio('notify_agents', $on('notify_agents'), _('Yes'), _('No')));
 		echo $row('qcb-offer-times-yes', _('Caller chooses the time'), _('After pressing 1 the caller chooses: 1 as soon as possible, 2 in one hour, 3 tomorrow morning.'), $radio('offer_times', $on('offer_times'), _('Yes'), _('No')));

@@ -36,6 +36,13 @@ $radio = function ($name, $on) use ($h) {
 			<span class="help-block form-text text-muted"><?php echo $h(Q::t('The agent hears "callback for <number>" before being connected.')); ?></span></div>
 	</div>
 </div>
+<div class="element-container">
+	<div class="row form-group">
+		<div class="col-md-3"><label class="control-label" for="qcb_announce_positionyes"><?php echo $h(Q::t('Position and wait before the offer')); ?></label></div>
+		<div class="col-md-9"><?php echo $radio('qcb_announce_position', $on('announce_position')); ?>
+			<span class="help-block form-text text-muted"><?php echo $h(Q::t('Before each offer, callers hear their place in line and the expected wait (figures of the queue itself, in the language of the caller). While callback is on, this takes over the position announcement settings of the queue.')); ?></span></div>
+	</div>
+</div>
 <?php if ($queue !== '') { ?>
 <p><a href="?display=queuecallback&amp;view=form&amp;queue=<?php echo rawurlencode($queue); ?>"><?php echo $h(Q::t('More callback settings (caller ID, attempts, window, prompts)')); ?></a></p>
 <?php } ?>

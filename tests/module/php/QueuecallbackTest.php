@@ -661,6 +661,36 @@ class QueuecallbackTest extends TestCase {
 		$this->assertSame(array('0', '1'), array((string)$row['enabled'], (string)$row['notify_agents']));
 	}
 
+	public function testTheQueueFormTabShowsAndSavesTheAnnouncePosition() {
+		$this->cli(array('queue', 'set', '400', '--enable'));
+		$module = $this->module();
+		$_REQUEST = array('display' => 'queues', 'view' => 'form', 'extdisplay' => '400');
+		$tabs = $module->queuesTab();
+		// off by default
+		$this->assertMatchesRegularExpression('/id="qcb_announce_positionno" value="0" checked/', $tabs[0]['content']);
+		$_REQUEST = array('display' => 'queues', 'action' => 'edit', 'account' => '400', 'qcb_present' => '1', 'qcb_enabled' => '1', 'qcb_announce_position' => '1');
+		$module->doConfigPageInit('queues');
+		$row = $this->queueRow('400');
+		$this->assertSame(array('1', '1'), array((string)$row['enabled'], (string)$row['announce_position']));
+		$_REQUEST = array('display' => 'queues', 'view' => 'form', 'extdisplay' => '400');
+		$tabs = $module->queuesTab();
+		$this->assertMatchesRegularExpression('/id="qcb_announce_positionyes" value="1" checked/', $tabs[0]['content']);
+		$_REQUEST = array('display' => 'queues', 'action' => 'edit', 'account' => '400', 'qcb_present' => '1', 'qcb_enabled' => '1', 'qcb_announce_position' => '0');
+		$module->doConfigPageInit('queues');
+		$this->assertSame('0', (string)$this->queueRow('400')['announce_position']);
+	}
+
+	public function testThePageFormShowsAndSavesTheAnnouncePosition() {
+		$module = $this->module();
+		$page = $this->save($module, $this->form(array('announce_position' => '1')));
+		$this->assertSame(array(), $page->errors);
+		$this->assertSame('1', (string)$this->queueRow('400')['announce_position']);
+		$_REQUEST = array('display' => 'queuecallback', 'view' => 'form', 'queue' => '400');
+		$this->assertMatchesRegularExpression('/id="qcb-announce-position-yes" value="1" checked/', $this->module()->showPage());
+		$this->save($module, $this->form(array('announce_position' => '0')));
+		$this->assertSame('0', (string)$this->queueRow('400')['announce_position']);
+	}
+
 	public function testTheTabForANewQueueAndAnAddThatTheQueuesModuleRefused() {
 		$module = $this->module();
 		$_REQUEST = array('display' => 'queues', 'view' => 'form', 'extdisplay' => '');
