@@ -7,6 +7,9 @@ dist/queuecallback-<version>.tgz holds one top folder `queuecallback/` laid out 
 (admin/modules/<rawname>): module.xml, the BMO class and page, views/, lib/, assets/, i18n/ (with compiled
 .mo files), agi-bin/ (the repository's agi-bin/), sounds/ (freepbx_callback/sounds/) and wheels/.
 `fwconsole reload` copies agi-bin/ into ASTAGIDIR and links sounds/<lang>/ into the Asterisk sounds folder.
+The prompts travel once: the wheel inside wheels/ is built without them (its `sounds install` finds the
+module's sounds/ through the venv's runtime marker), which keeps the tarball under Module Admin's upload limit
+(PHP's post_max_size, 8 MiB by default).
 
 wheels/ is what the module's lib/Runtime.php needs to build the freepbx-callback virtualenv OFFLINE on the
 FreePBX host (`pip install --no-index --find-links wheels/`): our wheel, a wheel of every dependency built or
@@ -18,7 +21,8 @@ on PyPI, so it is built here against this host's libmariadb); package on the Fre
 3.11, x86_64).
 Building needs network access to the package index, or a warm pip cache, and a compiler with the MariaDB
 headers for mysqlclient. --no-wheel leaves wheels/ out (a tarball that cannot build its runtime).
-The Python wheel also goes beside the tarball, for installing the CLI anywhere with pip.
+The Python wheel also goes beside the tarball, for installing the CLI anywhere with pip: that one is
+complete, prompts included.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ TOOLS_PINS = Path(__file__).resolve().parent / "runtime-tools.txt"  # pip and se
 MODULE_PATTERNS = ("module.xml", "*.php", "views/*.php", "lib/*.php", "assets/**/*", "i18n/**/*")
 EXECUTABLE = 0o755
 FILE = 0o644
+SOUND_SUFFIXES = (".wav", ".gsm", ".ulaw", ".alaw", ".sln", ".g722")  # what Asterisk plays natively
 
 
 def python_version() -> str:
@@ -85,7 +90,7 @@ def module_files() -> list[tuple[Path, str, int]]:
     for path in sorted((REPO / "agi-bin").glob("qcb-*.agi")):
         files[f"agi-bin/{path.name}"] = (path, EXECUTABLE)
     for path in sorted((REPO / "freepbx_callback" / "sounds").rglob("*")):
-        if path.is_file() and path.suffix in (".wav", ".gsm", ".ulaw", ".alaw", ".sln", ".g722"):
+        if path.is_file() and path.suffix in SOUND_SUFFIXES:
             files[f"sounds/{path.relative_to(REPO / 'freepbx_callback' / 'sounds').as_posix()}"] = (
                 path,
                 FILE,
@@ -148,14 +153,17 @@ WHEEL_SOURCES = (
 )
 
 
-def build_wheel(dist: Path) -> Path:
+def build_wheel(dist: Path, prompts: bool = True) -> Path:
+    """Our wheel, into `dist`; without `prompts` it leaves out the sound files (for the tarball's wheels/,
+    whose module carries them in sounds/)."""
+    ignore = ["__pycache__", "*.pyc"] + ([] if prompts else [f"*{suffix}" for suffix in SOUND_SUFFIXES])
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src"
         src.mkdir()
         for name in WHEEL_SOURCES:
             path = REPO / name
             if path.is_dir():
-                shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                shutil.copytree(path, src / name, ignore=shutil.ignore_patterns(*ignore))
             elif path.exists():
                 shutil.copy2(path, src / name)
         out = Path(tmp) / "out"
@@ -166,6 +174,7 @@ def build_wheel(dist: Path) -> Path:
         wheels = sorted(out.glob("freepbx_callback-*.whl"))
         if len(wheels) != 1:
             raise SystemExit(f"error: pip wheel produced {len(wheels)} freepbx_callback wheels")
+        dist.mkdir(parents=True, exist_ok=True)
         target = dist / wheels[0].name
         shutil.copy2(wheels[0], target)
     return target
@@ -304,7 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"built {show(wheel)}")
     with tempfile.TemporaryDirectory() as tmp:
         wheelhouse = Path(tmp) / WHEELS_FOLDER
-        manifest = build_wheelhouse(wheel, wheelhouse)
+        # the module's sounds/ carries the prompts; the runtime's wheel does without them
+        lean = build_wheel(Path(tmp) / "lean", prompts=False)
+        manifest = build_wheelhouse(lean, wheelhouse)
         tarball = build_tarball(dist, version, wheelhouse)
     compiled = ", ".join(r["name"] for r in manifest["requirements"] if not r["pure"]) or "none"
     built_with = manifest["built_with"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,32 @@ def test_a_dangling_link_is_one_line_and_exit_2(tmp_path: Path, which: str) -> N
     assert len(lines) == 1, result.output
     assert lines[0].startswith("error: ") and str(broken) in lines[0] and "Traceback" not in result.output
     assert "link" in lines[0]
+
+
+def test_without_prompts_of_its_own_the_runtime_takes_its_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The FreePBX module's runtime is built from a wheel without the prompts (the tarball carries them once,
+    in the module's sounds/): the runtime marker in the venv names the module's wheels/, beside sounds/."""
+    module = tmp_path / "queuecallback"
+    for lang, name in SHIPPED:
+        (module / "sounds" / lang).mkdir(parents=True, exist_ok=True)
+        (module / "sounds" / lang / name).write_bytes(f"{lang}/{name}".encode())
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / prompts.RUNTIME_MARKER).write_text(json.dumps({"wheels": str(module / "wheels")}))
+    monkeypatch.setattr(prompts, "SOUNDS", tmp_path / "site-packages" / "freepbx_callback" / "sounds")
+    monkeypatch.setattr(sys, "prefix", str(venv))
+    result = run("--dir", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert installed(tmp_path / "out") == SHIPPED
+    assert (tmp_path / "out" / "en" / "qcb-offer.wav").read_bytes() == b"en/qcb-offer.wav"
+
+
+def test_no_prompts_anywhere_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prompts, "SOUNDS", tmp_path / "site-packages" / "freepbx_callback" / "sounds")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv-without-marker"))
+    result = run("--dir", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: no prompts to install") and len(result.output.splitlines()) == 1
+    assert not (tmp_path / "out").exists()

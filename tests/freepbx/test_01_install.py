@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
+from freepbx_callback.models import QueueSettings
 from tests.testbed.freepbx.bed import FreePbx
+
+from .calls import cli, press_1
+
+MODULE_SOUNDS = "/var/www/html/admin/modules/queuecallback/sounds"
 
 
 def _modules(text: str) -> dict[str, str]:
@@ -62,6 +67,50 @@ def test_the_installed_agi_scripts_start_one_python_the_runtimes(fpbx: FreePbx) 
         interpreters = [line for line in done.stderr.splitlines() if line.rstrip().endswith("| site")]
         assert len(interpreters) == 1, f"{where}: {len(interpreters)} pythons started:\n{done.stderr[-2000:]}"
         assert "freepbx_callback.agi.run" in done.stderr and "Traceback" not in done.stderr, where
+
+
+def _prompts(fpbx: FreePbx, folder: str) -> dict[str, str]:
+    """{<lang>/qcb-*: sha256} of the prompt files under ``folder`` of the FreePBX root (links followed)."""
+    found = "find -L . -name 'qcb-*' -type f -exec sha256sum {} +"
+    script = f"[ -d {folder} ] || exit 0; cd {folder} && {found}"
+    lines = fpbx.bw(["sh", "-c", script]).stdout.splitlines()
+    return {name.removeprefix("./"): digest for digest, name in (line.split() for line in lines)}
+
+
+def test_the_prompts_ship_once_in_the_module_and_play(fpbx: FreePbx) -> None:
+    """The tarball carries the prompts once, in the module's sounds/, which the reload links into Asterisk's
+    sounds folder: a caller in the queue hears qcb-offer from there. The runtime built from the tarball's
+    wheels/ has no copy of its own, and its `sounds install` takes the module's files."""
+    shipped = _prompts(fpbx, MODULE_SOUNDS)
+    assert "en/qcb-offer.wav" in shipped and "ru/qcb-offer.wav" in shipped, shipped
+    from tests.freepbx.conftest import CURRENT_PYTHON
+
+    packaged = fpbx.bw([CURRENT_PYTHON, "-I", "-c", "import freepbx_callback.prompts as p; print(p.SOUNDS)"])
+    assert _prompts(fpbx, packaged.stdout.strip()) == {}, "the runtime's package carries the prompts again"
+    fpbx.bw(["rm", "-rf", "/tmp/qcb-sounds"])
+    done = fpbx.bw(["freepbx-callback", "sounds", "install", "--dir", "/tmp/qcb-sounds"], check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _prompts(fpbx, "/tmp/qcb-sounds") == shipped
+    # the reload linked the module's files into FreePBX's sounds folder, and a call plays them
+    offer = fpbx.bw(["readlink", "-f", "/var/lib/asterisk/sounds/en/qcb-offer.wav"]).stdout.strip()
+    assert offer == f"{MODULE_SOUNDS}/en/qcb-offer.wav", offer
+    # the offer every 10 s (the queue rings its agent meanwhile; the default comes back afterwards)
+    cli(fpbx, "queue", "set", "400", "--enable", "--allow", "_555XXXX", "--offer-every", "10")
+    fpbx.fw("reload")
+    fpbx.set_contacts(agent_port=9, customer_port=9)  # every agent busy elsewhere: the caller waits
+    mark = len(fpbx.full_log())
+    try:
+        call = press_1(fpbx, did="5551000", caller="5551231", after_s=26)
+    finally:
+        cli(fpbx, "queue", "set", "400", "--offer-every", str(QueueSettings.offer_every))
+        fpbx.fw("reload")
+        open_ = "SELECT id FROM qcb_requests WHERE number LIKE %s AND status IN ('pending', 'dialing')"
+        for (request_id,) in fpbx.query(open_, "%5551231"):
+            cli(fpbx, "request", "cancel", str(request_id))
+    assert call.bye_received, call.summary()
+    log = fpbx.full_log()[mark:]
+    played = [line for line in log.splitlines() if "Playing 'qcb-offer." in line and "<PJSIP/pstn-" in line]
+    assert played, log[-3000:]
 
 
 def test_nothing_of_ours_listens_on_4573(fpbx: FreePbx) -> None:

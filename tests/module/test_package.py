@@ -7,6 +7,7 @@ is exactly what the module's install() and packaging/install.sh run on a FreePBX
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,8 @@ needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="php-cli is n
 TARBALL = f"queuecallback-{__version__}.tgz"
 # PHP's default post_max_size: a bigger tarball cannot be uploaded in Module Admin on a stock php.ini.
 POST_MAX_SIZE = 8 * 1024 * 1024
+# The package stays this far below it, so that a few more prompts or a dependency update do not break uploads.
+MARGIN = 512 * 1024
 
 
 def build(dist: Path, *args: str, repo: Path = REPO) -> str:
@@ -40,6 +44,15 @@ def build(dist: Path, *args: str, repo: Path = REPO) -> str:
     )
     assert done.returncode == 0, done.stdout + done.stderr[-4000:]
     return done.stdout
+
+
+SOUNDS = (".wav", ".gsm", ".ulaw", ".alaw", ".sln", ".g722")
+MODULE_SOUNDS = "queuecallback/sounds/"
+
+
+def wheel_files(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as whl:
+        return {name: whl.read(name) for name in whl.namelist() if not name.endswith("/")}
 
 
 def unpack(tgz: Path, into: Path) -> Path:
@@ -132,8 +145,18 @@ def test_tarball_carries_the_python_runtime(package: Path) -> None:
     wheels = {n.rsplit("/", 1)[1] for n in members if n.startswith("queuecallback/wheels/")}
     assert manifest["version"] == __version__
     assert manifest["wheel"]["file"] == f"freepbx_callback-{__version__}-py3-none-any.whl"
-    assert (package / manifest["wheel"]["file"]).read_bytes() == own  # the same wheel beside the tarball
     assert hashlib.sha256(own).hexdigest() == manifest["wheel"]["sha256"]
+    # the prompts travel once: in the module's sounds/ (FreePBX links them), not again inside our wheel
+    inner = wheel_files(own)
+    beside = wheel_files((package / manifest["wheel"]["file"]).read_bytes())
+    prompts = {n for n in beside if n.startswith("freepbx_callback/sounds/") and Path(n).suffix in SOUNDS}
+    in_module = {n.removeprefix(MODULE_SOUNDS) for n in members if n.startswith(MODULE_SOUNDS)}
+    assert prompts == {f"freepbx_callback/sounds/{n}" for n in in_module}
+    assert not [n for n in inner if Path(n).suffix in SOUNDS]
+    # the wheel beside the tarball (pip install anywhere) is complete: the same code, plus the prompts
+    assert set(beside) - set(inner) == prompts
+    code = [n for n in inner if ".dist-info/" not in n]
+    assert code and all(inner[n] == beside[n] for n in code)
     # every pinned dependency, at its pinned version, with a wheel; compiled ones also with their source
     pins = {}
     for line in (REPO / "requirements.txt").read_text().splitlines():
@@ -159,6 +182,7 @@ def test_tarball_carries_the_python_runtime(package: Path) -> None:
     size = tgz.stat().st_size
     print(f"{TARBALL}: {size / 1e6:.2f} MB, wheels/ {len(wheels)} files")
     assert size < POST_MAX_SIZE, f"{TARBALL} is {size} bytes: Module Admin uploads stop at 8 MiB by default"
+    assert size <= POST_MAX_SIZE - MARGIN, f"{TARBALL} is {size} bytes: less than {MARGIN} bytes to spare"
 
 
 @needs_php
@@ -222,6 +246,60 @@ def test_runtime_builds_the_venv_offline(package: Path, tmp_path: Path) -> None:
         timeout=60,
     )
     assert located.returncode == 0 and located.stdout.strip() == str(cli)
+
+
+@needs_php
+def test_sounds_install_of_the_runtime_finds_the_modules_prompts(package: Path, tmp_path: Path) -> None:
+    """The venv built from the tarball has no prompts of its own (they ship once, in the module's sounds/):
+    its `freepbx-callback sounds install` takes them from the module that built it."""
+    module = unpack(package / TARBALL, tmp_path / "modules")
+    venv = tmp_path / "venv"
+    done = runtime(module, "--venv", str(venv), "--varlib", str(tmp_path / "varlib"))
+    assert done.returncode == 0, done.stderr
+    packaged = python_of(venv, "import freepbx_callback.prompts as p; print(p.SOUNDS)")
+    assert not [p for p in Path(packaged).rglob("*") if p.suffix in SOUNDS]
+    target = tmp_path / "sounds"
+    installed = subprocess.run(
+        [str(venv / "bin" / "freepbx-callback"), "sounds", "install", "--dir", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    shipped = sorted(p.relative_to(module / "sounds") for p in (module / "sounds").rglob("qcb-*.wav"))
+    assert shipped and sorted(p.relative_to(target) for p in target.rglob("qcb-*.wav")) == shipped
+    assert all((target / p).read_bytes() == (module / "sounds" / p).read_bytes() for p in shipped)
+    assert f"installed {len(shipped)} prompt file(s)" in installed.stdout
+
+
+def test_the_wheel_beside_the_tarball_installs_its_own_prompts(package: Path, tmp_path: Path) -> None:
+    """`pip install` of the wheel beside the tarball (plain Asterisk): complete, its `sounds install` works
+    with no FreePBX module around. Its dependencies come from the tarball's wheels/, offline."""
+    module = unpack(package / TARBALL, tmp_path / "modules")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    [wheel] = package.glob("freepbx_callback-*.whl")
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index"]
+    done = subprocess.run(
+        [*pip, "--find-links", str(module / "wheels"), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    target = tmp_path / "sounds"
+    installed = subprocess.run(
+        [str(venv / "bin" / "freepbx-callback"), "sounds", "install", "--dir", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    shipped = sorted(p.relative_to(module / "sounds") for p in (module / "sounds").rglob("qcb-*.wav"))
+    assert shipped and sorted(p.relative_to(target) for p in target.rglob("qcb-*.wav")) == shipped
+    assert all((target / p).read_bytes() == (module / "sounds" / p).read_bytes() for p in shipped)
 
 
 @needs_php
