@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 _RESULT = re.compile(r"^(\d{3})(?: result=(-?\d*))?(?: \((.*)\))?")
 
@@ -24,9 +24,21 @@ def quote(value: str) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
+# Commands whose reply waits on the caller (a prompt, keys): a FastAGI call gives its CPU slot back
+# while one runs (see fastagi.Gate); every other command is answered by Asterisk at once.
+WAITING_COMMANDS = frozenset(("STREAM FILE", "GET DATA", "WAIT FOR DIGIT", "SAY DIGITS", "SAY DATETIME"))
+
+
+class Slot(Protocol):
+    def release(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+
 class AgiSession:
-    def __init__(self, rfile: BinaryIO, wfile: BinaryIO) -> None:
+    def __init__(self, rfile: BinaryIO, wfile: BinaryIO, slot: Slot | None = None) -> None:
         self.rfile, self.wfile = rfile, wfile
+        self.slot = slot
         self.env: dict[str, str] = {}
         while True:
             line = self._readline()
@@ -46,6 +58,15 @@ class AgiSession:
 
     def command(self, *parts: str) -> tuple[str, str]:
         """Send one command; returns (result, data). Raises Hangup on a hung-up channel."""
+        if self.slot is not None and parts[0] in WAITING_COMMANDS:
+            self.slot.release()  # the caller listens or keys: other calls may compute meanwhile
+            try:
+                return self._command(parts)
+            finally:
+                self.slot.resume()
+        return self._command(parts)
+
+    def _command(self, parts: tuple[str, ...]) -> tuple[str, str]:
         try:
             self.wfile.write((" ".join(parts) + "\n").encode())
             self.wfile.flush()

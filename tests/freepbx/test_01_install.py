@@ -62,7 +62,7 @@ def test_the_installed_agi_scripts_start_one_python_the_runtimes(fpbx: FreePbx) 
         # -S: the pinned python runs no site; a system python3 started first would print its `site` line
         sites = [line for line in done.stderr.splitlines() if line.rstrip().endswith("| site")]
         assert not sites, f"{where}: {len(sites)} python(s) with site started:\n{done.stderr[-2000:]}"
-        handler = [ln for ln in done.stderr.splitlines() if ln.rstrip().endswith("| freepbx_callback.agi.run")]
+        handler = [ln for ln in done.stderr.splitlines() if ln.endswith("| freepbx_callback.agi.run")]
         assert len(handler) == 1 and "Traceback" not in done.stderr, where
 
 

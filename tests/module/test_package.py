@@ -198,7 +198,7 @@ def test_runtime_builds_the_venv_offline(package: Path, tmp_path: Path) -> None:
         )
         assert started.returncode == 0, started.stderr[-2000:]
         assert not any(line.endswith("| site") for line in started.stderr.splitlines()), started.stderr
-        handler = [line for line in started.stderr.splitlines() if line.endswith("| freepbx_callback.agi.run")]
+        handler = [ln for ln in started.stderr.splitlines() if ln.endswith("| freepbx_callback.agi.run")]
         assert len(handler) == 1 and "Traceback" not in started.stderr, started.stderr
     # pip came from the shipped wheel (no ensurepip) and was isolated from this machine's pip settings
     assert "installing pip" in done.stderr
