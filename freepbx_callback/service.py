@@ -323,7 +323,9 @@ class CallbackService(DialingService):
                 # The row lock above is local to one Galera node; a write to the queue's row makes two
                 # nodes' concurrent requests conflict, so the count below cannot be passed cluster-wide.
                 self.store.bump_admissions(queue)
-            refusal = policy.refusal(settings, number, self.store.count_open(queue))
+            # The open requests are counted only for a queue with a limit (without one, none is checked).
+            open_now = self.store.count_open(queue) if settings.max_pending is not None else None
+            refusal = policy.refusal(settings, number, open_now)
             if refusal is not None:
                 return RequestResult(refusal.code, refusal.message, reason=refusal.reason)
             # The window starts when the request reaches the database: a journaled request keeps the

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -83,13 +82,14 @@ def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, j
     cache = QueueCache(journal.folder)
     try:
         svc = service()
-        settings = svc.settings(queue)
+        # Every queue in one read: this queue's settings, and the copy kept for when the database is down.
+        queues = svc.queues()
     except StoreUnavailable:
         # The database is down: apply the settings the last call read (see queue_cache).
         svc, settings = None, cache.settings(queue)
     else:
-        with suppress(StoreUnavailable):
-            cache.remember(svc.queues())
+        cache.remember(queues)
+        settings = next((q for q in queues if q.queue == queue), None) or QueueSettings(queue=queue)
     raw = channel.env.get("agi_callerid", "")
     try:
         number = numbers.clean(raw)
