@@ -178,6 +178,11 @@ def test_runtime_builds_the_venv_offline(package: Path, tmp_path: Path) -> None:
     assert version.returncode == 0 and __version__ in version.stdout
     venv = prefix / "venv"
     assert "MySQLdb" in python_of(venv, "import MySQLdb; print(MySQLdb.__name__)")
+    # the request path's bytecode is compiled at install (Asterisk's user cannot write __pycache__ there)
+    code = "import sys; sys.dont_write_bytecode = True; import freepbx_callback.agi.{0} as m;"
+    code += " print(m.__cached__)"
+    for name in ("run", "request", "protocol"):
+        assert Path(python_of(venv, code.format(name))).is_file(), name
     marker = json.loads((venv / "freepbx-callback-runtime.json").read_text())
     assert marker["version"] == __version__
     # the module's agi-bin scripts (fwconsole reload copies them into ASTAGIDIR) start the runtime's python
