@@ -10,14 +10,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
 
 from . import numbers, policy
 from .dialing import DialingService, NotFound
 from .models import Attempt, Heartbeat, Mode, NodeStatus, QueueSettings, Request, Stats, Status
 from .store import DuplicateCall, DuplicateOpenRequest, LostRace, Store
 
+TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
 if TYPE_CHECKING:
+    from typing import Any
+
     from .backup import Backup, OpenRequest
 
 # Imported where used, not here: the agi-bin request handler starts a process per call and loads this

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import BinaryIO, Protocol
+
+TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
+if TYPE_CHECKING:
+    from typing import BinaryIO, Protocol
+
+    class Slot(Protocol):
+        def release(self) -> None: ...
+
+        def resume(self) -> None: ...
+
 
 _RESULT = re.compile(r"^(\d{3})(?: result=(-?\d*))?(?: \((.*)\))?")
 
@@ -27,12 +36,6 @@ def quote(value: str) -> str:
 # Commands whose reply waits on the caller (a prompt, keys): a FastAGI call gives its CPU slot back
 # while one runs (see fastagi.Gate); every other command is answered by Asterisk at once.
 WAITING_COMMANDS = frozenset(("STREAM FILE", "GET DATA", "WAIT FOR DIGIT", "SAY DIGITS", "SAY DATETIME"))
-
-
-class Slot(Protocol):
-    def release(self) -> None: ...
-
-    def resume(self) -> None: ...
 
 
 class AgiSession:

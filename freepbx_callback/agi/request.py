@@ -18,7 +18,10 @@ from ..models import QueueSettings, Request
 from ..queue_cache import QueueCache
 from ..service import CallbackService
 from ..store import StoreUnavailable
-from .channel import Channel
+
+TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
+if TYPE_CHECKING:
+    from .channel import Channel
 
 ENTRY_TRIES = 3
 DIGIT_TIMEOUT_MS = 10000
