@@ -107,6 +107,15 @@ class SessionChannel:
         result, data = self.session.command("GET FULL VARIABLE", quote("${" + name + "}"))
         return data if result == "1" else ""
 
+    def read_variables(self, names: list[str]) -> dict[str, str]:
+        """One GET FULL VARIABLE for all of ``names``, joined by '|' (one round trip instead of one each);
+        if a value holds a '|' itself, each is read alone."""
+        _, data = self.session.command("GET FULL VARIABLE", quote("|".join("${" + n + "}" for n in names)))
+        values = data.split("|")
+        if len(values) != len(names):
+            return {name: self.variable(name) for name in names}
+        return dict(zip(names, values, strict=True))
+
     def set_variable(self, name: str, value: str) -> None:
         self.session.command("SET VARIABLE", quote(name), quote(value))
 

@@ -27,6 +27,7 @@ ENTRY_TRIES = 3
 DIGIT_TIMEOUT_MS = 10000
 CONFIRM_TIMEOUT_MS = 6000
 CHOICE_TIMEOUT_MS = 5000
+CALLER_VARIABLES = ["QUEUEJOINTIME", "QUEUEWAIT", "FROM_DID", "CHANNEL(language)", "QUEUEPOSITION"]
 
 
 @dataclass(frozen=True)
@@ -102,17 +103,18 @@ def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, j
             return Outcome("no_number", "queue")
         number = typed
     # FreePBX's queue dialplan sets QUEUEJOINTIME; app_queue itself sets QUEUEWAIT when a key exits.
-    joined = _int_or_none(channel.variable("QUEUEJOINTIME"))
-    waited = int(time.time()) - joined if joined else _int_or_none(channel.variable("QUEUEWAIT"))
+    got = channel.read_variables(CALLER_VARIABLES)
+    joined = _int_or_none(got["QUEUEJOINTIME"])
+    waited = int(time.time()) - joined if joined else _int_or_none(got["QUEUEWAIT"])
     try:
-        did = numbers.clean(channel.variable("FROM_DID"))
+        did = numbers.clean(got["FROM_DID"])
     except numbers.InvalidNumber:
         did = None
     details = {
         "did": did,
-        "language": channel.variable("CHANNEL(language)") or None,
+        "language": got["CHANNEL(language)"] or None,
         "uniqueid": channel.env.get("agi_uniqueid") or None,
-        "position": _int_or_none(channel.variable("QUEUEPOSITION")),
+        "position": _int_or_none(got["QUEUEPOSITION"]),
         "waited": waited,
     }
     when = "asap"

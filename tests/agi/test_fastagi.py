@@ -38,11 +38,11 @@ agi_arg_1: 400
 SERVED = ('SET VARIABLE "QCB_SERVED_BY" "fastagi"', "200 result=1")
 CONVERSATION = [
     SERVED,
-    ('GET FULL VARIABLE "${QUEUEJOINTIME}"', "200 result=0"),
-    ('GET FULL VARIABLE "${QUEUEWAIT}"', "200 result=1 (6)"),
-    ('GET FULL VARIABLE "${FROM_DID}"', "200 result=1 (5551000)"),
-    ('GET FULL VARIABLE "${CHANNEL(language)}"', "200 result=1 (en)"),
-    ('GET FULL VARIABLE "${QUEUEPOSITION}"', "200 result=0"),
+    # the caller's variables in one command (one round trip): join time, wait, DID, language, position
+    (
+        'GET FULL VARIABLE "${QUEUEJOINTIME}|${QUEUEWAIT}|${FROM_DID}|${CHANNEL(language)}|${QUEUEPOSITION}"',
+        "200 result=1 (|6|5551000|en|)",
+    ),
     ('STREAM FILE "qcb-accepted" ""', "200 result=0 endpos=63040"),
     ('SET VARIABLE "QCB_RESULT" "created"', "200 result=1"),
     ('SET VARIABLE "QCB_NEXT" "hangup"', "200 result=1"),
@@ -139,6 +139,26 @@ def test_protocol_parses_digits_and_hangups() -> None:
     assert channel.get_data("x", 1000, 20) == "123"
     with pytest.raises(Hangup):
         channel.wait_digit(100)
+
+
+def test_variables_in_one_command_and_a_value_with_the_separator() -> None:
+    import io
+
+    replies = b"200 result=1 (1|x)\n200 result=1 (a|b)\n200 result=1 (1|a|b)\n"
+    replies += b"200 result=1 (1)\n200 result=1 (a|b)\n"
+    out = io.BytesIO()
+    channel = SessionChannel(AgiSession(io.BytesIO(b"agi_uniqueid: 1\n\n" + replies), out))
+    assert channel.read_variables(["A", "B"]) == {"A": "1", "B": "x"}
+    assert channel.read_variables(["A", "B"]) == {"A": "a", "B": "b"}
+    # three values for two names: one holds a '|', so each is read alone
+    assert channel.read_variables(["A", "B"]) == {"A": "1", "B": "a|b"}
+    assert out.getvalue().decode().splitlines() == [
+        'GET FULL VARIABLE "${A}|${B}"',
+        'GET FULL VARIABLE "${A}|${B}"',
+        'GET FULL VARIABLE "${A}|${B}"',
+        'GET FULL VARIABLE "${A}"',
+        'GET FULL VARIABLE "${B}"',
+    ]
 
 
 def test_quote_keeps_values_in_one_argument() -> None:
