@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from .. import freepbx
-from ..agi.fastagi import DEFAULT_PORT, FastAgiServer
+from ..agi.fastagi import CPU_SLOTS, DEFAULT_PORT, FastAgiServer
 from ..agi.run import service_from_env
 from ..ami import Ami, AmiConfig, AmiError
 from ..dialer import CRON_INTERVAL, Dialer, DialerConfig
@@ -179,6 +179,14 @@ def dial(ctx: click.Context, as_json: bool, **options: Any) -> None:
 )
 @click.option("--no-dialer", is_flag=True, help="Only serve FastAGI (cron runs the dialer).")
 @click.option(
+    "--cpu-slots",
+    type=click.IntRange(1, 64),
+    default=CPU_SLOTS,
+    show_default=True,
+    help="FastAGI calls computing (parsing, reading and writing the database) at once; a call waiting on "
+    "its caller (a prompt, keys) holds none.",
+)
+@click.option(
     "--timings",
     type=click.Path(dir_okay=False, writable=True),
     help="Append each FastAGI call's handler time (ms, admission to connection closed) to this file.",
@@ -191,6 +199,7 @@ def serve(
     port: int,
     poll: float,
     no_dialer: bool,
+    cpu_slots: int,
     timings: str | None,
     **options: Any,
 ) -> None:
@@ -210,7 +219,7 @@ def serve(
     else:
         journal_ = journal_of(freepbx.settings(service_of(ctx).store), options["spool"])
     try:
-        server = FastAgiServer((listen, port), fresh_service, journal_)
+        server = FastAgiServer((listen, port), fresh_service, journal_, cpu_slots)
     except OSError as exc:
         fail(f"cannot listen on {listen}:{port}: {exc.strerror or exc}", 2)
     if timings:
