@@ -40,7 +40,11 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = FASTAGI_PORT  # never 4573: FreePBX core's FastAGI server owns it
 SERVED_MARK = "QCB_SERVED_BY"
 IDLE_CONNECTIONS = 8  # database connections kept open between calls (a burst opens more, then closes them)
-CPU_SLOTS = 2  # calls computing at once (the machines this runs on have a few cores; the GIL allows one)
+# Calls computing at once. One: under the GIL a second one mostly waits for the first anyway, and each
+# admitted call then finishes in about its own time (measured with bench/agi_cost.py: 1,000 calls at 100
+# in flight, the handler time's p50 4.4 ms with one slot, 6.1 ms with two). Two overlap more database
+# waits (more calls per second, a shorter wait to be admitted): serve --cpu-slots.
+CPU_SLOTS = 1
 Route = Callable[[SessionChannel, Callable[[], CallbackService], list[str], Journal], Any]
 
 
