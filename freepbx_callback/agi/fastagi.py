@@ -68,19 +68,29 @@ ROUTES: dict[str, Route] = {"request": _request, "outcome": _outcome}
 
 class Gate:
     """At most ``slots`` calls compute at once. A new call is admitted only when a slot is free and no
-    call coming back from a prompt is waiting for one: calls under way finish first."""
+    call coming back from a prompt is waiting for one: calls under way finish first.
+
+    A slot nobody gave back for STALL_S is not held by computing: its call waits on something (a database
+    that does not answer, until its timeout). Then one more slot opens, and one more each STALL_S while
+    that lasts, so the callers behind it are served (or journaled) on their own clocks, not one after
+    another; the extra slots close again as calls give theirs back."""
+
+    STALL_S = 0.05
 
     def __init__(self, slots: int) -> None:
         lock = threading.Lock()
         self._resumers = threading.Condition(lock)
         self._newcomers = threading.Condition(lock)
         self._free = slots
+        self._extra = 0  # slots opened over a stall, closed again at the next releases
         self._resuming = 0
+        self._moved = time.monotonic()  # the last time a slot was given back or opened
 
     def admit(self) -> None:
         with self._newcomers:
             while self._free == 0 or self._resuming:
-                self._newcomers.wait()
+                self._newcomers.wait(self.STALL_S)
+                self._unstall()
             self._free -= 1
             self._pass_on()
 
@@ -88,14 +98,27 @@ class Gate:
         with self._resumers:
             self._resuming += 1
             while self._free == 0:
-                self._resumers.wait()
+                self._resumers.wait(self.STALL_S)
+                self._unstall()
             self._resuming -= 1
             self._free -= 1
             self._pass_on()
 
     def release(self) -> None:
         with self._resumers:
+            self._moved = time.monotonic()
+            if self._extra:
+                self._extra -= 1
+            else:
+                self._free += 1
+            self._pass_on()
+
+    def _unstall(self) -> None:
+        now = time.monotonic()
+        if self._free == 0 and now - self._moved >= self.STALL_S:
             self._free += 1
+            self._extra += 1
+            self._moved = now
             self._pass_on()
 
     def _pass_on(self) -> None:

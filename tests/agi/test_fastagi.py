@@ -204,12 +204,13 @@ def test_database_sections_run_a_bounded_number_of_calls_at_once(
         with lock:
             inside[0] += 1
             peak[0] = max(peak[0], inside[0])
-        time.sleep(0.02)  # long enough that unbounded calls overlap here
+        time.sleep(0.005)  # long enough that unbounded calls overlap here
         with lock:
             inside[0] -= 1
         return CallbackService(Store.connect(dsn))
 
     srv = FastAgiServer(("127.0.0.1", 0), factory, Journal(tmp_path / "j"), cpu_slots=1)
+    srv.gate.STALL_S = 30  # no slot opens over a stall here, however slow this machine is
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -300,3 +301,37 @@ def test_a_silent_connection_holds_no_slot(dsn: Dsn, service: CallbackService, t
         srv.shutdown()
         srv.server_close()
     assert [r.number for r in service.list()] == ["2015552003"]
+
+
+def test_a_call_stuck_on_the_database_does_not_hold_up_the_others(
+    dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    """One slot; the first caller's database does not answer (a connect that waits for its timeout): the
+    slot is not the CPU's any more, so the next caller is admitted and served meanwhile."""
+    service.set_queue("400", enabled=True)
+    entered, answer, first = threading.Event(), threading.Event(), [True]
+
+    def factory() -> CallbackService:
+        if first[0]:
+            first[0] = False
+            entered.set()
+            answer.wait(30)
+        return CallbackService(Store.connect(dsn))
+
+    srv = FastAgiServer(("127.0.0.1", 0), factory, Journal(tmp_path / "j"), cpu_slots=1)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    port = srv.server_address[1]
+    stuck = threading.Thread(target=play_asterisk, args=(port, _env_for(1), CONVERSATION))
+    try:
+        stuck.start()
+        assert entered.wait(10)
+        got = play_asterisk(port, _env_for(2), CONVERSATION)  # within its 10 s socket timeout
+        assert got == [cmd for cmd, _ in CONVERSATION]
+        assert not answer.is_set() and stuck.is_alive()
+    finally:
+        answer.set()
+        stuck.join(30)
+        srv.shutdown()
+        srv.server_close()
+    assert sorted(r.number for r in service.list()) == ["2015552001", "2015552002"]
