@@ -73,7 +73,8 @@ class Gate:
     A slot nobody gave back for STALL_S is not held by computing: its call waits on something (a database
     that does not answer, until its timeout). Then one more slot opens, and one more each STALL_S while
     that lasts, so the callers behind it are served (or journaled) on their own clocks, not one after
-    another; the extra slots close again as calls give theirs back."""
+    another; the extra slots close again as calls give theirs back. One watcher thread looks (:meth:`watch`);
+    the waiting calls sleep until woken, first come first served."""
 
     STALL_S = 0.05
 
@@ -84,25 +85,38 @@ class Gate:
         self._free = slots
         self._extra = 0  # slots opened over a stall, closed again at the next releases
         self._resuming = 0
-        self._moved = time.monotonic()  # the last time a slot was given back or opened
+        self._waiting = 0  # new calls waiting to be admitted
+        self._moved = time.monotonic()  # the last time a slot was taken, given back or opened
+        self._closed = threading.Event()
 
     def admit(self) -> None:
         with self._newcomers:
+            self._waiting += 1
             while self._free == 0 or self._resuming:
-                self._newcomers.wait(self.STALL_S)
-                self._unstall()
+                self._newcomers.wait()
+            self._waiting -= 1
             self._free -= 1
+            self._moved = time.monotonic()
             self._pass_on()
 
     def resume(self) -> None:
         with self._resumers:
             self._resuming += 1
             while self._free == 0:
-                self._resumers.wait(self.STALL_S)
-                self._unstall()
+                self._resumers.wait()
             self._resuming -= 1
             self._free -= 1
+            self._moved = time.monotonic()
             self._pass_on()
+
+    def watch(self) -> None:
+        """Open a slot when calls wait and none moved for STALL_S (runs until :meth:`close`)."""
+        while not self._closed.wait(self.STALL_S):
+            with self._resumers:
+                self._unstall()
+
+    def close(self) -> None:
+        self._closed.set()
 
     def release(self) -> None:
         with self._resumers:
@@ -115,7 +129,7 @@ class Gate:
 
     def _unstall(self) -> None:
         now = time.monotonic()
-        if self._free == 0 and now - self._moved >= self.STALL_S:
+        if self._free == 0 and (self._waiting or self._resuming) and now - self._moved >= self.STALL_S:
             self._free += 1
             self._extra += 1
             self._moved = now
@@ -144,6 +158,7 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
         self.service_factory = service
         self.journal = journal or Journal()
         self.gate = Gate(cpu_slots)
+        threading.Thread(target=self.gate.watch, name="fastagi-gate", daemon=True).start()
         self.on_request: Callable[[], None] | None = None  # wake the dialer after a request or an outcome
         # Each call's handler time in ms (from admission, before the first byte of its environment is
         # read, to its connection closed); serve --timings writes them to a file.
@@ -182,6 +197,7 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
 
     def server_close(self) -> None:
         super().server_close()
+        self.gate.close()
         with self._lock:
             idle, self._idle = self._idle, []
         for svc in idle:
