@@ -264,6 +264,9 @@ def main() -> None:
         if serve is not None:
             serve.terminate()
             serve.wait(timeout=15)
+            log = work / "serve.log"
+            stopped = re.search(r"stopped after .*", log.read_text()) if log.exists() else None
+            print(f"serve: {stopped.group(0) if stopped else 'no stop line'}")
         store.close()
         server.drop_database(db.database)
         server.stop()

@@ -76,7 +76,7 @@ class Gate:
     another; the extra slots close again as calls give theirs back. One watcher thread looks (:meth:`watch`);
     the waiting calls sleep until woken, first come first served."""
 
-    STALL_S = 0.05
+    STALL_S = 0.2  # far above a call's own computing (a few ms), even on a busy machine
 
     def __init__(self, slots: int) -> None:
         lock = threading.Lock()
@@ -88,6 +88,7 @@ class Gate:
         self._waiting = 0  # new calls waiting to be admitted
         self._moved = time.monotonic()  # the last time a slot was taken, given back or opened
         self._closed = threading.Event()
+        self.stalls = 0  # slots opened over a stall
 
     def admit(self) -> None:
         with self._newcomers:
@@ -132,6 +133,7 @@ class Gate:
         if self._free == 0 and (self._waiting or self._resuming) and now - self._moved >= self.STALL_S:
             self._free += 1
             self._extra += 1
+            self.stalls += 1
             self._moved = now
             self._pass_on()
 

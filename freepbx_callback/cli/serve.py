@@ -273,7 +273,11 @@ def serve(
         loop.join(timeout=10)
         server.server_close()
         wake.close()
-        log.info("stopped after %d FastAGI call(s)", server.calls)
+        log.info(
+            "stopped after %d FastAGI call(s); %d slot(s) opened over a stall",
+            server.calls,
+            server.gate.stalls,
+        )
     if died:
         fail(f"the {loop.name} loop died: {type(died[0]).__name__}: {died[0]}", 1)
 
