@@ -7,14 +7,17 @@
 - the same script as shipped (``#!/usr/bin/env python3``): the system python3 fails the import and hands
   over to the runtime's python (two interpreters), for comparison;
 - FastAGI ``/request`` on a real ``serve --no-dialer`` process (no AMI configured), one call at a time;
-- a burst on the same ``serve``: BURST requests, CONCURRENT in flight at any moment.
+- a burst on the same ``serve``: BURST requests, CONCURRENT in flight at any moment, timed on both sides:
+  the client's (connect to HANGUP, including the wait to be admitted) and the server's handler time
+  (``serve --timings``: from the call's admission, its first byte there, to its connection closed).
 
 Each request stores a row in a real MariaDB; Asterisk's side of the AGI conversation is played by this
 script, so the figures are the handler's own cost plus the process or connection start. Times are from
 the first byte sent to the handler's HANGUP (agi-bin: until the process exited). The burst also prints
 serve's resident memory before and after, and TcpExt ListenOverflows (connections dropped by a full
 listen queue, each costing a SYN retransmit) over the burst. Prints one table; asserts nothing.
-Environment: QCB_BENCH_RUNS (default 40), QCB_BENCH_BURST (1000), QCB_BENCH_CONCURRENT (100).
+Environment: QCB_BENCH_RUNS (default 40), QCB_BENCH_BURST (1000), QCB_BENCH_CONCURRENT (100),
+QCB_BENCH_SLOTS (serve --cpu-slots; default: serve's own).
 """
 
 from __future__ import annotations
@@ -44,13 +47,15 @@ from tests.testbed.wait import wait_for  # noqa: E402
 RUNS = int(os.environ.get("QCB_BENCH_RUNS", "40"))
 BURST = int(os.environ.get("QCB_BENCH_BURST", "1000"))
 CONCURRENT = int(os.environ.get("QCB_BENCH_CONCURRENT", "100"))
+SLOTS = os.environ.get("QCB_BENCH_SLOTS")
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # what Asterisk's AGIs see on a FreePBX host
 BASE_PYTHON = "/usr/bin/python3.11" if os.access("/usr/bin/python3.11", os.X_OK) else sys._base_executable
 
 
 def build_runtime(work: Path) -> Path:
-    """A runtime virtualenv as the module's install builds it: our wheel installed (not editable); the
-    dependencies come from this checkout's virtualenv through a .pth file. Returns its python."""
+    """A runtime virtualenv as the module's install builds it: our wheel installed (not editable, its
+    bytecode compiled by pip); the dependencies linked in from this checkout's virtualenv (no .pth file:
+    the pinned scripts run without site). Returns its python."""
     spec = importlib.util.spec_from_file_location("qcb_package", ROOT / "packaging" / "package.py")
     assert spec and spec.loader
     package = importlib.util.module_from_spec(spec)
@@ -67,7 +72,10 @@ def build_runtime(work: Path) -> Path:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    Path(site, "qcb_bench_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        skip = entry.name.startswith(("freepbx_callback", "__editable__", "__pycache__", "_distutils_hack"))
+        if not skip and entry.suffix != ".pth" and not Path(site, entry.name).exists():
+            Path(site, entry.name).symlink_to(entry)
     return python
 
 
@@ -91,6 +99,12 @@ def env_block(i: int, network: bool) -> bytes:
 
 
 def reply(command: bytes) -> bytes:
+    """Asterisk's answer: the DID for ${FROM_DID} (alone or among the variables read at once), else unset."""
+    if command.startswith(b"GET FULL VARIABLE") and b"|" in command:
+        names = command.split(b'"')[1].split(b"|")
+        return (
+            b"200 result=1 (" + b"|".join(b"5551000" if n == b"${FROM_DID}" else b"" for n in names) + b")\n"
+        )
     return b"200 result=1 (5551000)\n" if b"FROM_DID" in command else b"200 result=0\n"
 
 
@@ -160,6 +174,18 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def server_times(path: Path, count: int) -> list[float]:
+    """The first ``count`` handler times serve wrote (one line per call, when its connection closed)."""
+    wait_for(lambda: path.exists() and len(path.read_text().split()) >= count, 30, message="serve's timings")
+    return [float(ms) for ms in path.read_text().split()[:count]]
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     match = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
     return int(match.group(1)) / 1024 if match else float("nan")
@@ -193,8 +219,10 @@ def main() -> None:
         spool = work / "serve-spool"
         serve_log = work / "serve.log"
         cli = [str(python.parent / "freepbx-callback"), "--dsn", db.url()]
+        timings = work / "timings"
         serve = subprocess.Popen(
-            [*cli, "serve", "--no-dialer", "--port", "0", "--spool", str(spool)],
+            [*cli, "serve", "--no-dialer", "--port", "0", "--spool", str(spool), "--timings", str(timings)]
+            + (["--cpu-slots", SLOTS] if SLOTS else []),
             env={"PATH": SYSTEM_PATH},
             stdout=subprocess.DEVNULL,
             stderr=serve_log.open("wb"),
@@ -209,11 +237,13 @@ def main() -> None:
         rows.append(("agi-bin, installed (1 python)", timed(lambda i: run_script(installed, env, i), 0)))
         rows.append(("agi-bin, hand-over (2 pythons)", timed(lambda i: run_script(shipped, env, i), 1000)))
         rows.append(("FastAGI, one at a time", timed(lambda i: one_call(port, i), 2000)))
-        rss_before, overflows = rss_mib(serve.pid), listen_overflows()
+        rows.append(("  its handler time (server)", server_times(timings, RUNS)))
+        rss_before, overflows, cpu_before = rss_mib(serve.pid), listen_overflows(), cpu_s(serve.pid)
         burst_times = asyncio.run(burst(port, 3000))
         overflowed = listen_overflows() - overflows
-        rss_after = rss_mib(serve.pid)
-        rows.append((f"FastAGI, {BURST} at {CONCURRENT} in flight", burst_times))
+        rss_after, cpu_per_call = rss_mib(serve.pid), (cpu_s(serve.pid) - cpu_before) / BURST * 1000
+        rows.append((f"FastAGI, {BURST} at {CONCURRENT}: client", burst_times))
+        rows.append(("  handler time (server)", server_times(timings, RUNS + BURST)[RUNS:]))
         stored, distinct = store._all("SELECT COUNT(*), COUNT(DISTINCT number) FROM qcb_requests")[0]
         php = pct(rows[0][1], 50)
 
@@ -225,13 +255,18 @@ def main() -> None:
         print(
             f"serve --no-dialer RSS {rss_before:.1f} MiB before the burst, {rss_after:.1f} MiB after; "
             f"listen queue overflows during the burst: {overflowed}; "
-            f"rows stored {stored}, distinct numbers {distinct}"
+            f"rows stored {stored}, distinct numbers {distinct}; "
+            f"serve's CPU per burst call {cpu_per_call:.2f} ms"
         )
-        print(f"interpreter: {BASE_PYTHON}; Python {sys.version.split()[0]} runs this script")
+        first = installed.read_text().splitlines()[0]
+        print(f"installed script: {first}; interpreter: {BASE_PYTHON}; this: Python {sys.version.split()[0]}")
     finally:
         if serve is not None:
             serve.terminate()
             serve.wait(timeout=15)
+            log = work / "serve.log"
+            stopped = re.search(r"stopped after .*", log.read_text()) if log.exists() else None
+            print(f"serve: {stopped.group(0) if stopped else 'no stop line'}")
         store.close()
         server.drop_database(db.database)
         server.stop()

@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
 
 from . import hours, numbers, policy
 from .journal import Journal, LegEntry
 from .models import Attempt, Outcome, QueueSettings, Request, Status
 from .store import LostRace, Store
 
+TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
 if TYPE_CHECKING:
+    from typing import Any
+
     from .service import RequestResult
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -58,11 +57,15 @@ class Schedule:
         return not self.rules
 
     @property
-    def zone(self) -> ZoneInfo:
+    def zone(self) -> tzinfo:
         return zone(self.timezone)
 
 
-def zone(name: str) -> ZoneInfo:
+def zone(name: str) -> tzinfo:
+    if name == "UTC":  # the default: no zoneinfo (and no tz database read) on the request path
+        return UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -157,7 +160,7 @@ def describe(rule: Rule) -> str:
 # --- open time --------------------------------------------------------------------------------------
 
 
-def _utc(local: datetime, tz: ZoneInfo) -> datetime:
+def _utc(local: datetime, tz: tzinfo) -> datetime:
     return local.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
 
 
@@ -168,12 +171,12 @@ def utc_of(local_time: datetime, timezone: str) -> datetime:
     return _utc(local_time, zone(timezone))
 
 
-def local(t: datetime, tz: ZoneInfo) -> datetime:
+def local(t: datetime, tz: tzinfo) -> datetime:
     """Naive UTC ``t`` as naive local time in ``tz``."""
     return t.replace(tzinfo=UTC).astimezone(tz).replace(tzinfo=None)
 
 
-def _day_spans(s: Schedule, day: date, tz: ZoneInfo) -> list[tuple[datetime, datetime]]:
+def _day_spans(s: Schedule, day: date, tz: tzinfo) -> list[tuple[datetime, datetime]]:
     minutes = sorted(span for rule in s.rules if rule.matches(day) for span in rule.spans())
     midnight = datetime.combine(day, time())
     return [

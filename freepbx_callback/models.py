@@ -6,7 +6,10 @@ import dataclasses
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+
+TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Status(str, enum.Enum):

@@ -16,6 +16,9 @@ from pathlib import Path
 from .models import QueueSettings
 
 CACHE_NAME = "queue-settings.cache"
+# What this process last found in or wrote to each file: a long-running server (FastAGI) compares the
+# queues it read with these instead of encoding them and reading the file on every call.
+_remembered: dict[Path, list[QueueSettings]] = {}
 
 
 class QueueCache:
@@ -26,9 +29,12 @@ class QueueCache:
         """Keep ``queues`` (every queue with settings); True if the file changed. Never raises: without a
         writable spool the handler still works, it only falls back to the defaults while the database is
         down."""
+        if _remembered.get(self.path) == queues and self.path.exists():
+            return False
         text = json.dumps({"queues": [q.to_dict() for q in queues]}, sort_keys=True)
         with suppress(OSError):
             if self.path.read_text(encoding="utf-8") == text:
+                _remembered[self.path] = list(queues)
                 return False
         tmp = self.path.with_name(f".{CACHE_NAME}.{os.getpid()}.tmp")
         try:
@@ -39,6 +45,7 @@ class QueueCache:
             with suppress(OSError):
                 tmp.unlink()
             return False
+        _remembered[self.path] = list(queues)
         return True
 
     def load(self) -> dict[str, QueueSettings] | None:

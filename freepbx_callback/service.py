@@ -10,14 +10,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
 
 from . import numbers, policy
 from .dialing import DialingService, NotFound
 from .models import Attempt, Heartbeat, Mode, NodeStatus, QueueSettings, Request, Stats, Status
 from .store import DuplicateCall, DuplicateOpenRequest, LostRace, Store
 
+TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
 if TYPE_CHECKING:
+    from typing import Any
+
     from .backup import Backup, OpenRequest
 
 # Imported where used, not here: the agi-bin request handler starts a process per call and loads this
@@ -323,7 +325,9 @@ class CallbackService(DialingService):
                 # The row lock above is local to one Galera node; a write to the queue's row makes two
                 # nodes' concurrent requests conflict, so the count below cannot be passed cluster-wide.
                 self.store.bump_admissions(queue)
-            refusal = policy.refusal(settings, number, self.store.count_open(queue))
+            # The open requests are counted only for a queue with a limit (without one, none is checked).
+            open_now = self.store.count_open(queue) if settings.max_pending is not None else None
+            refusal = policy.refusal(settings, number, open_now)
             if refusal is not None:
                 return RequestResult(refusal.code, refusal.message, reason=refusal.reason)
             # The window starts when the request reaches the database: a journaled request keeps the

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
-from typing import Any
 
 import MySQLdb
 from MySQLdb.constants import ER
@@ -22,6 +21,10 @@ from .config import Dsn
 from .models import Mode, QueueSettings, Request, Status
 from .schema import ENSURE, LATEST, MIGRATIONS, REQUEST_COLUMNS, SCHEMA_TABLE
 from .store_dialing import DialingStore
+
+TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
+if TYPE_CHECKING:
+    from typing import Any
 
 LOST_RACE = {ER.LOCK_DEADLOCK, ER.LOCK_WAIT_TIMEOUT, 1180, 4162}  # 1180/4162: Galera certification
 QUEUE_COLUMNS = (

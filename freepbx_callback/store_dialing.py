@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from .models import Attempt, Heartbeat, Request
 from .schema import REQUEST_COLUMNS
 
+TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
 if TYPE_CHECKING:
+    from typing import Any
+
     import MySQLdb
 
 

@@ -10,6 +10,10 @@ class Channel(Protocol):
 
     def variable(self, name: str) -> str: ...
 
+    def read_variables(self, names: list[str]) -> dict[str, str]:
+        """Several variables at once (one command where the transport allows): '' for an unset one."""
+        ...
+
     def set_variable(self, name: str, value: str) -> None: ...
 
     def play(self, prompt: str, escape_digits: str = "") -> str:

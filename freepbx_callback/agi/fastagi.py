@@ -1,17 +1,32 @@
 """FastAGI server: the same handlers as the agi-bin scripts, served at agi://host:port/<route>.
 
-A thread per call (the handlers block on the database); each call gets a database connection of its own
-for its duration: one a finished call gave back (a few are kept open), else a new one. The first command
-on every call the server takes sets ``QCB_SERVED_BY``: a dialplan rendered with ``--agi-fallback`` runs
-the agi-bin script only when that mark is missing.
+A thread per call (the handlers block on the database and on the caller); each call gets a database
+connection of its own for its duration: one a finished call gave back (a few are kept open), else a new
+one.
+
+Bursts: a hundred callers pressing 1 at once must neither wait on a full listen queue (the backlog below)
+nor make every call slow. A hundred threads computing at once under the GIL would each take a hundred
+times its own CPU time, and a call is only as quick as its slowest step. So a call computes (parses,
+reads and writes the database) only while it holds one of a few CPU slots (:class:`Gate`); it gives the
+slot back while it waits on the caller (a prompt, keys: seconds in a real call, see
+``protocol.WAITING_COMMANDS``), so a slow caller never holds up the others, and a call coming back from
+a prompt goes before calls not yet started. The calls not yet admitted wait with their environment
+unread (the kernel holds it); once admitted a call runs through at the speed of a few, not of a hundred.
+A connection is admitted only once its first byte arrived: a silent one (a port probe) holds no slot.
+
+The first command on every call the server takes sets ``QCB_SERVED_BY``: a dialplan rendered with
+``--agi-fallback`` runs the agi-bin script only when that mark is missing.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import socketserver
 import threading
+import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from ..config import FASTAGI_PORT
@@ -25,6 +40,11 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = FASTAGI_PORT  # never 4573: FreePBX core's FastAGI server owns it
 SERVED_MARK = "QCB_SERVED_BY"
 IDLE_CONNECTIONS = 8  # database connections kept open between calls (a burst opens more, then closes them)
+# Calls computing at once. One: under the GIL a second one mostly waits for the first anyway, and each
+# admitted call then finishes in about its own time (measured with bench/agi_cost.py: 1,000 calls at 100
+# in flight, the handler time's p50 4.4 ms with one slot, 6.1 ms with two). Two overlap more database
+# waits (more calls per second, a shorter wait to be admitted): serve --cpu-slots.
+CPU_SLOTS = 1
 Route = Callable[[SessionChannel, Callable[[], CallbackService], list[str], Journal], Any]
 
 
@@ -46,6 +66,83 @@ def _outcome(
 ROUTES: dict[str, Route] = {"request": _request, "outcome": _outcome}
 
 
+class Gate:
+    """At most ``slots`` calls compute at once. A new call is admitted only when a slot is free and no
+    call coming back from a prompt is waiting for one: calls under way finish first.
+
+    A slot nobody gave back for STALL_S is not held by computing: its call waits on something (a database
+    that does not answer, until its timeout). Then one more slot opens, and one more each STALL_S while
+    that lasts, so the callers behind it are served (or journaled) on their own clocks, not one after
+    another; the extra slots close again as calls give theirs back. One watcher thread looks (:meth:`watch`);
+    the waiting calls sleep until woken, first come first served."""
+
+    STALL_S = 0.2  # far above a call's own computing (a few ms), even on a busy machine
+
+    def __init__(self, slots: int) -> None:
+        lock = threading.Lock()
+        self._resumers = threading.Condition(lock)
+        self._newcomers = threading.Condition(lock)
+        self._free = slots
+        self._extra = 0  # slots opened over a stall, closed again at the next releases
+        self._resuming = 0
+        self._waiting = 0  # new calls waiting to be admitted
+        self._moved = time.monotonic()  # the last time a slot was taken, given back or opened
+        self._closed = threading.Event()
+        self.stalls = 0  # slots opened over a stall
+
+    def admit(self) -> None:
+        with self._newcomers:
+            self._waiting += 1
+            while self._free == 0 or self._resuming:
+                self._newcomers.wait()
+            self._waiting -= 1
+            self._free -= 1
+            self._moved = time.monotonic()
+            self._pass_on()
+
+    def resume(self) -> None:
+        with self._resumers:
+            self._resuming += 1
+            while self._free == 0:
+                self._resumers.wait()
+            self._resuming -= 1
+            self._free -= 1
+            self._moved = time.monotonic()
+            self._pass_on()
+
+    def watch(self) -> None:
+        """Open a slot when calls wait and none moved for STALL_S (runs until :meth:`close`)."""
+        while not self._closed.wait(self.STALL_S):
+            with self._resumers:
+                self._unstall()
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def release(self) -> None:
+        with self._resumers:
+            self._moved = time.monotonic()
+            if self._extra:
+                self._extra -= 1
+            else:
+                self._free += 1
+            self._pass_on()
+
+    def _unstall(self) -> None:
+        now = time.monotonic()
+        if self._free == 0 and (self._waiting or self._resuming) and now - self._moved >= self.STALL_S:
+            self._free += 1
+            self._extra += 1
+            self.stalls += 1
+            self._moved = now
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        """Wake one waiter for a free slot: a call under way if one waits, else a new call."""
+        if self._free:
+            (self._resumers if self._resuming else self._newcomers).notify()
+
+
 class FastAgiServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -54,11 +151,20 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
     request_queue_size = 1024
 
     def __init__(
-        self, address: tuple[str, int], service: Callable[[], CallbackService], journal: Journal | None = None
+        self,
+        address: tuple[str, int],
+        service: Callable[[], CallbackService],
+        journal: Journal | None = None,
+        cpu_slots: int = CPU_SLOTS,
     ) -> None:
         self.service_factory = service
         self.journal = journal or Journal()
+        self.gate = Gate(cpu_slots)
+        threading.Thread(target=self.gate.watch, name="fastagi-gate", daemon=True).start()
         self.on_request: Callable[[], None] | None = None  # wake the dialer after a request or an outcome
+        # Each call's handler time in ms (from admission, before the first byte of its environment is
+        # read, to its connection closed); serve --timings writes them to a file.
+        self.on_timing: Callable[[float], None] | None = None
         self.calls = 0
         self._lock = threading.Lock()
         self._idle: list[CallbackService] = []  # database connections of finished calls, newest last
@@ -93,6 +199,7 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
 
     def server_close(self) -> None:
         super().server_close()
+        self.gate.close()
         with self._lock:
             idle, self._idle = self._idle, []
         for svc in idle:
@@ -101,6 +208,27 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
 
 class _Handler(socketserver.StreamRequestHandler):
     server: FastAgiServer
+    started = 0.0
+
+    def setup(self) -> None:
+        with suppress(OSError):
+            self.request.recv(1, socket.MSG_PEEK)  # until Asterisk sends (or closes): no slot held meanwhile
+        self.server.gate.admit()  # released in finish(), and while the call waits on the caller
+        self.started = time.perf_counter()
+        try:
+            super().setup()
+        except BaseException:
+            self.server.gate.release()
+            raise
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+            self.connection.close()
+        finally:
+            self.server.gate.release()
+            if self.server.on_timing is not None:
+                self.server.on_timing((time.perf_counter() - self.started) * 1000)
 
     def handle(self) -> None:
         opened: list[CallbackService] = []
@@ -112,7 +240,7 @@ class _Handler(socketserver.StreamRequestHandler):
             return svc
 
         try:
-            session = AgiSession(self.rfile, self.wfile)
+            session = AgiSession(self.rfile, self.wfile, self.server.gate)
             route = session.env.get("agi_network_script", "").strip("/").split("?")[0]
             args = [v for k, v in sorted(session.env.items(), key=lambda kv: _arg_no(kv[0])) if _arg_no(k)]
             handler = ROUTES.get(route)

@@ -27,7 +27,10 @@ from ..journal import Journal, LegEntry
 from ..models import CONNECTED_AT, UNREACHED, Outcome
 from ..service import CallbackService
 from ..store import LostRace, StoreUnavailable
-from .channel import Channel
+
+TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
+if TYPE_CHECKING:
+    from .channel import Channel
 
 DIAL_OUTCOMES = {
     "ANSWER": Outcome.ANSWERED,

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import BinaryIO
+
+TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
+if TYPE_CHECKING:
+    from typing import BinaryIO, Protocol
+
+    class Slot(Protocol):
+        def release(self) -> None: ...
+
+        def resume(self) -> None: ...
+
 
 _RESULT = re.compile(r"^(\d{3})(?: result=(-?\d*))?(?: \((.*)\))?")
 
@@ -24,9 +33,15 @@ def quote(value: str) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
+# Commands whose reply waits on the caller (a prompt, keys): a FastAGI call gives its CPU slot back
+# while one runs (see fastagi.Gate); every other command is answered by Asterisk at once.
+WAITING_COMMANDS = frozenset(("STREAM FILE", "GET DATA", "WAIT FOR DIGIT", "SAY DIGITS", "SAY DATETIME"))
+
+
 class AgiSession:
-    def __init__(self, rfile: BinaryIO, wfile: BinaryIO) -> None:
+    def __init__(self, rfile: BinaryIO, wfile: BinaryIO, slot: Slot | None = None) -> None:
         self.rfile, self.wfile = rfile, wfile
+        self.slot = slot
         self.env: dict[str, str] = {}
         while True:
             line = self._readline()
@@ -46,6 +61,15 @@ class AgiSession:
 
     def command(self, *parts: str) -> tuple[str, str]:
         """Send one command; returns (result, data). Raises Hangup on a hung-up channel."""
+        if self.slot is not None and parts[0] in WAITING_COMMANDS:
+            self.slot.release()  # the caller listens or keys: other calls may compute meanwhile
+            try:
+                return self._command(parts)
+            finally:
+                self.slot.resume()
+        return self._command(parts)
+
+    def _command(self, parts: tuple[str, ...]) -> tuple[str, str]:
         try:
             self.wfile.write((" ".join(parts) + "\n").encode())
             self.wfile.flush()
@@ -82,6 +106,15 @@ class SessionChannel:
     def variable(self, name: str) -> str:
         result, data = self.session.command("GET FULL VARIABLE", quote("${" + name + "}"))
         return data if result == "1" else ""
+
+    def read_variables(self, names: list[str]) -> dict[str, str]:
+        """One GET FULL VARIABLE for all of ``names``, joined by '|' (one round trip instead of one each);
+        if a value holds a '|' itself, each is read alone."""
+        _, data = self.session.command("GET FULL VARIABLE", quote("|".join("${" + n + "}" for n in names)))
+        values = data.split("|")
+        if len(values) != len(names):
+            return {name: self.variable(name) for name in names}
+        return dict(zip(names, values, strict=True))
 
     def set_variable(self, name: str, value: str) -> None:
         self.session.command("SET VARIABLE", quote(name), quote(value))

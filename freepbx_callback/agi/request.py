@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,12 +18,16 @@ from ..models import QueueSettings, Request
 from ..queue_cache import QueueCache
 from ..service import CallbackService
 from ..store import StoreUnavailable
-from .channel import Channel
+
+TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
+if TYPE_CHECKING:
+    from .channel import Channel
 
 ENTRY_TRIES = 3
 DIGIT_TIMEOUT_MS = 10000
 CONFIRM_TIMEOUT_MS = 6000
 CHOICE_TIMEOUT_MS = 5000
+CALLER_VARIABLES = ["QUEUEJOINTIME", "QUEUEWAIT", "FROM_DID", "CHANNEL(language)", "QUEUEPOSITION"]
 
 
 @dataclass(frozen=True)
@@ -83,13 +86,14 @@ def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, j
     cache = QueueCache(journal.folder)
     try:
         svc = service()
-        settings = svc.settings(queue)
+        # Every queue in one read: this queue's settings, and the copy kept for when the database is down.
+        queues = svc.queues()
     except StoreUnavailable:
         # The database is down: apply the settings the last call read (see queue_cache).
         svc, settings = None, cache.settings(queue)
     else:
-        with suppress(StoreUnavailable):
-            cache.remember(svc.queues())
+        cache.remember(queues)
+        settings = next((q for q in queues if q.queue == queue), None) or QueueSettings(queue=queue)
     raw = channel.env.get("agi_callerid", "")
     try:
         number = numbers.clean(raw)
@@ -99,17 +103,18 @@ def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, j
             return Outcome("no_number", "queue")
         number = typed
     # FreePBX's queue dialplan sets QUEUEJOINTIME; app_queue itself sets QUEUEWAIT when a key exits.
-    joined = _int_or_none(channel.variable("QUEUEJOINTIME"))
-    waited = int(time.time()) - joined if joined else _int_or_none(channel.variable("QUEUEWAIT"))
+    got = channel.read_variables(CALLER_VARIABLES)
+    joined = _int_or_none(got["QUEUEJOINTIME"])
+    waited = int(time.time()) - joined if joined else _int_or_none(got["QUEUEWAIT"])
     try:
-        did = numbers.clean(channel.variable("FROM_DID"))
+        did = numbers.clean(got["FROM_DID"])
     except numbers.InvalidNumber:
         did = None
     details = {
         "did": did,
-        "language": channel.variable("CHANNEL(language)") or None,
+        "language": got["CHANNEL(language)"] or None,
         "uniqueid": channel.env.get("agi_uniqueid") or None,
-        "position": _int_or_none(channel.variable("QUEUEPOSITION")),
+        "position": _int_or_none(got["QUEUEPOSITION"]),
         "waited": waited,
     }
     when = "asap"

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from .. import freepbx
-from ..agi.fastagi import DEFAULT_PORT, FastAgiServer
+from ..agi.fastagi import CPU_SLOTS, DEFAULT_PORT, FastAgiServer
 from ..agi.run import service_from_env
 from ..ami import Ami, AmiConfig, AmiError
 from ..dialer import CRON_INTERVAL, Dialer, DialerConfig
@@ -178,9 +178,31 @@ def dial(ctx: click.Context, as_json: bool, **options: Any) -> None:
     help="Safety poll: seconds between dialer ticks when no queue event, request or due retry wakes it.",
 )
 @click.option("--no-dialer", is_flag=True, help="Only serve FastAGI (cron runs the dialer).")
+@click.option(
+    "--cpu-slots",
+    type=click.IntRange(1, 64),
+    default=CPU_SLOTS,
+    show_default=True,
+    help="FastAGI calls computing (parsing, reading and writing the database) at once; a call waiting on "
+    "its caller (a prompt, keys) holds none.",
+)
+@click.option(
+    "--timings",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Append each FastAGI call's handler time (ms, admission to connection closed) to this file.",
+)
 @dialer_options
 @click.pass_context
-def serve(ctx: click.Context, listen: str, port: int, poll: float, no_dialer: bool, **options: Any) -> None:
+def serve(
+    ctx: click.Context,
+    listen: str,
+    port: int,
+    poll: float,
+    no_dialer: bool,
+    cpu_slots: int,
+    timings: str | None,
+    **options: Any,
+) -> None:
     """FastAGI server (agi://LISTEN:PORT/request, /outcome) and the dialer loop, woken by queue events
     and each new request. Exits 1 if the dialer loop dies; under systemd it sends READY and WATCHDOG."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -197,9 +219,11 @@ def serve(ctx: click.Context, listen: str, port: int, poll: float, no_dialer: bo
     else:
         journal_ = journal_of(freepbx.settings(service_of(ctx).store), options["spool"])
     try:
-        server = FastAgiServer((listen, port), fresh_service, journal_)
+        server = FastAgiServer((listen, port), fresh_service, journal_, cpu_slots)
     except OSError as exc:
         fail(f"cannot listen on {listen}:{port}: {exc.strerror or exc}", 2)
+    if timings:
+        server.on_timing = _timing_writer(timings)
     stop, wake = threading.Event(), Waker()
     if dialer is not None:
         server.on_request = wake.set
@@ -249,9 +273,24 @@ def serve(ctx: click.Context, listen: str, port: int, poll: float, no_dialer: bo
         loop.join(timeout=10)
         server.server_close()
         wake.close()
-        log.info("stopped after %d FastAGI call(s)", server.calls)
+        log.info(
+            "stopped after %d FastAGI call(s); %d slot(s) opened over a stall",
+            server.calls,
+            server.gate.stalls,
+        )
     if died:
         fail(f"the {loop.name} loop died: {type(died[0]).__name__}: {died[0]}", 1)
+
+
+def _timing_writer(path: str) -> Callable[[float], None]:
+    out = open(path, "a", buffering=1, encoding="ascii")  # noqa: SIM115 - open while serve runs
+    lock = threading.Lock()
+
+    def write(ms: float) -> None:
+        with lock:
+            out.write(f"{ms:.3f}\n")
+
+    return write
 
 
 @cli.group(cls=Group)

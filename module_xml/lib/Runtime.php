@@ -18,7 +18,7 @@
 //       prints the CLI path; exit 3 with the missing Debian packages on stdout when root must add them
 //       (--path: the PATH for the commands it runs, as given; default $PATH plus the system folders)
 //   php Runtime.php locate [--varlib DIR] [--prefix DIR]      the installed CLI, exit 1 when none
-//   php Runtime.php pin-scripts --python PATH --agi-bin DIR   first line of DIR/qcb-*.agi: #!PATH
+//   php Runtime.php pin-scripts --python PATH --agi-bin DIR   first line of DIR/qcb-*.agi: #!PATH -S
 //       (ensure does this to the module's agi-bin/, which fwconsole reload copies into ASTAGIDIR)
 namespace FreePBX\modules\Queuecallback;
 
@@ -217,8 +217,9 @@ class Runtime {
 	}
 
 	/**
-	 * Writes "#!$python" as the first line of every qcb-*.agi in $dir (each replaced whole, mode 0755);
-	 * returns the names of the scripts changed. The scripts' own hand-over stays for any other interpreter.
+	 * Writes "#!$python -S" as the first line of every qcb-*.agi in $dir (each replaced whole, mode 0755);
+	 * returns the names of the scripts changed. -S: no site scan at each call (the script puts the
+	 * runtime's site-packages on its path itself). The scripts' own hand-over stays for any other python.
 	 * @throws RuntimeError when a script cannot be rewritten
 	 */
 	public static function pinScripts($dir, $python) {
@@ -226,7 +227,7 @@ class Runtime {
 		foreach ((array)glob(rtrim($dir, '/') . '/qcb-*.agi') as $file) {
 			$text = (string)file_get_contents($file);
 			$body = strncmp($text, '#!', 2) === 0 ? (string)substr($text, strcspn($text, "\n") + 1) : $text;
-			$pinned = '#!' . $python . "\n" . $body;
+			$pinned = '#!' . $python . " -S\n" . $body;
 			if ($pinned === $text) {
 				continue;
 			}

@@ -22,6 +22,9 @@ class ScriptedChannel:
     def variable(self, name: str) -> str:
         return self.variables.get(name, "")
 
+    def read_variables(self, names: list[str]) -> dict[str, str]:
+        return {name: self.variable(name) for name in names}
+
     def set_variable(self, name: str, value: str) -> None:
         self.variables[name] = value
 

@@ -138,7 +138,9 @@ def test_installed_scripts_start_the_runtimes_python_alone(
     service: CallbackService, db_dsn: str, tmp_path: Path
 ) -> None:
     """The install (lib/Runtime.php, which install.sh and the module's install() run) writes the runtime's
-    interpreter into the scripts' first line: Asterisk starts that one Python and no hand-over happens."""
+    interpreter into the scripts' first line, with -S (the script adds the runtime's site-packages itself,
+    no .pth scan): Asterisk starts that one Python and no hand-over happens. This runtime is an editable
+    checkout, whose package is found only through its .pth file: the script then runs site after all."""
     if not os.access(SYSTEM_PYTHON, os.X_OK) or shutil.which("php") is None:
         pytest.skip(f"needs {SYSTEM_PYTHON} and php")
     probe = subprocess.run([SYSTEM_PYTHON, "-c", "import freepbx_callback"], cwd="/", capture_output=True)
@@ -166,7 +168,7 @@ def test_installed_scripts_start_the_runtimes_python_alone(
     assert sorted(pinned.stdout.split()) == ["qcb-outcome.agi", "qcb-request.agi"]
     for name in ("qcb-request.agi", "qcb-outcome.agi"):
         script = agi_bin / name
-        assert script.read_text().splitlines()[0] == f"#!{runtime}"
+        assert script.read_text().splitlines()[0] == f"#!{runtime} -S"  # no site scan: its own path
         assert script.read_text().splitlines()[1:] == (SCRIPTS / name).read_text().splitlines()[1:]
         assert os.access(script, os.X_OK)
 

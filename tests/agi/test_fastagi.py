@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from freepbx_callback.config import Dsn
 from freepbx_callback.journal import Journal
 from freepbx_callback.service import CallbackService
 from freepbx_callback.store import Store
+from tests.testbed.wait import wait_for
 
 ENV = """agi_network: yes
 agi_network_script: request
@@ -36,11 +38,11 @@ agi_arg_1: 400
 SERVED = ('SET VARIABLE "QCB_SERVED_BY" "fastagi"', "200 result=1")
 CONVERSATION = [
     SERVED,
-    ('GET FULL VARIABLE "${QUEUEJOINTIME}"', "200 result=0"),
-    ('GET FULL VARIABLE "${QUEUEWAIT}"', "200 result=1 (6)"),
-    ('GET FULL VARIABLE "${FROM_DID}"', "200 result=1 (5551000)"),
-    ('GET FULL VARIABLE "${CHANNEL(language)}"', "200 result=1 (en)"),
-    ('GET FULL VARIABLE "${QUEUEPOSITION}"', "200 result=0"),
+    # the caller's variables in one command (one round trip): join time, wait, DID, language, position
+    (
+        'GET FULL VARIABLE "${QUEUEJOINTIME}|${QUEUEWAIT}|${FROM_DID}|${CHANNEL(language)}|${QUEUEPOSITION}"',
+        "200 result=1 (|6|5551000|en|)",
+    ),
     ('STREAM FILE "qcb-accepted" ""', "200 result=0 endpos=63040"),
     ('SET VARIABLE "QCB_RESULT" "created"', "200 result=1"),
     ('SET VARIABLE "QCB_NEXT" "hangup"', "200 result=1"),
@@ -139,6 +141,26 @@ def test_protocol_parses_digits_and_hangups() -> None:
         channel.wait_digit(100)
 
 
+def test_variables_in_one_command_and_a_value_with_the_separator() -> None:
+    import io
+
+    replies = b"200 result=1 (1|x)\n200 result=1 (a|b)\n200 result=1 (1|a|b)\n"
+    replies += b"200 result=1 (1)\n200 result=1 (a|b)\n"
+    out = io.BytesIO()
+    channel = SessionChannel(AgiSession(io.BytesIO(b"agi_uniqueid: 1\n\n" + replies), out))
+    assert channel.read_variables(["A", "B"]) == {"A": "1", "B": "x"}
+    assert channel.read_variables(["A", "B"]) == {"A": "a", "B": "b"}
+    # three values for two names: one holds a '|', so each is read alone
+    assert channel.read_variables(["A", "B"]) == {"A": "1", "B": "a|b"}
+    assert out.getvalue().decode().splitlines() == [
+        'GET FULL VARIABLE "${A}|${B}"',
+        'GET FULL VARIABLE "${A}|${B}"',
+        'GET FULL VARIABLE "${A}|${B}"',
+        'GET FULL VARIABLE "${A}"',
+        'GET FULL VARIABLE "${B}"',
+    ]
+
+
 def test_quote_keeps_values_in_one_argument() -> None:
     assert quote('a "b" \\c\nd') == '"a \\"b\\" \\\\c d"'
 
@@ -164,3 +186,152 @@ def test_a_kept_connection_the_database_closed_is_replaced(
     got = play_asterisk(server.server_address[1], again, CONVERSATION)
     assert got == [cmd for cmd, _ in CONVERSATION]
     assert sorted(r.number for r in service.list()) == ["2015551234", "2015559876"]
+
+
+def _env_for(n: int) -> str:
+    return ENV.replace("2015551234", f"2015552{n:03d}").replace("1764200000.7", f"1764200000.{n}")
+
+
+def test_database_sections_run_a_bounded_number_of_calls_at_once(
+    dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    """20 callers at once, one slot: no two calls are ever inside their database section together (the
+    service factory is where a call's database work starts), and every request is stored once."""
+    service.set_queue("400", enabled=True)
+    inside, peak, lock = [0], [0], threading.Lock()
+
+    def factory() -> CallbackService:
+        with lock:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+        time.sleep(0.005)  # long enough that unbounded calls overlap here
+        with lock:
+            inside[0] -= 1
+        return CallbackService(Store.connect(dsn))
+
+    srv = FastAgiServer(("127.0.0.1", 0), factory, Journal(tmp_path / "j"), cpu_slots=1)
+    srv.gate.STALL_S = 30  # no slot opens over a stall here, however slow this machine is
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        port = srv.server_address[1]
+        callers = [
+            threading.Thread(target=play_asterisk, args=(port, _env_for(n), CONVERSATION)) for n in range(20)
+        ]
+        for t in callers:
+            t.start()
+        for t in callers:
+            t.join(60)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert peak[0] == 1
+    stored = sorted(r.number for r in service.list())
+    assert stored == [f"2015552{n:03d}" for n in range(20)]
+
+
+def test_a_call_waiting_on_a_prompt_holds_no_slot(dsn: Dsn, service: CallbackService, tmp_path: Path) -> None:
+    """One slot; caller A is stuck in its "accepted" prompt (Asterisk has not answered STREAM FILE):
+    caller B is served meanwhile, then A finishes."""
+    service.set_queue("400", enabled=True)
+    srv = FastAgiServer(
+        ("127.0.0.1", 0), lambda: CallbackService(Store.connect(dsn)), Journal(tmp_path / "j"), cpu_slots=1
+    )
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        port = srv.server_address[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as a:
+            fa = a.makefile("rwb")
+            fa.write(_env_for(1).encode())
+            fa.flush()
+            prompt = CONVERSATION.index(('STREAM FILE "qcb-accepted" ""', "200 result=0 endpos=63040"))
+            for _cmd, reply in CONVERSATION[:prompt]:
+                fa.readline()
+                fa.write((reply + "\n").encode())
+                fa.flush()
+            assert fa.readline().startswith(b"STREAM FILE")  # A now waits on its prompt
+            got = play_asterisk(port, _env_for(2), CONVERSATION)  # B, while A holds its prompt
+            assert got == [cmd for cmd, _ in CONVERSATION]
+            for _cmd, reply in CONVERSATION[prompt:]:
+                fa.write((reply + "\n").encode())
+                fa.flush()
+                fa.readline()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert sorted(r.number for r in service.list()) == ["2015552001", "2015552002"]
+
+
+def test_each_call_reports_its_handler_time(dsn: Dsn, service: CallbackService, tmp_path: Path) -> None:
+    """The server hands each call's handler time (first byte of the environment to the connection
+    closed) to ``on_timing``: one figure per call."""
+    service.set_queue("400", enabled=True)
+    times: list[float] = []
+    srv = FastAgiServer(
+        ("127.0.0.1", 0), lambda: CallbackService(Store.connect(dsn)), Journal(tmp_path / "j")
+    )
+    srv.on_timing = times.append
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        for n in range(3):
+            play_asterisk(srv.server_address[1], _env_for(n), CONVERSATION)
+        wait_for(lambda: len(times) == 3, 10, message="three handler times")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert len(times) == 3 and all(t > 0 for t in times)
+
+
+def test_a_silent_connection_holds_no_slot(dsn: Dsn, service: CallbackService, tmp_path: Path) -> None:
+    """One slot; a connection that sends nothing (a port probe) does not keep the next caller waiting."""
+    service.set_queue("400", enabled=True)
+    srv = FastAgiServer(
+        ("127.0.0.1", 0), lambda: CallbackService(Store.connect(dsn)), Journal(tmp_path / "j"), cpu_slots=1
+    )
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", srv.server_address[1]), timeout=10):
+            time.sleep(0.2)  # the server has taken the silent connection
+            got = play_asterisk(srv.server_address[1], _env_for(3), CONVERSATION)
+            assert got == [cmd for cmd, _ in CONVERSATION]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert [r.number for r in service.list()] == ["2015552003"]
+
+
+def test_a_call_stuck_on_the_database_does_not_hold_up_the_others(
+    dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    """One slot; the first caller's database does not answer (a connect that waits for its timeout): the
+    slot is not the CPU's any more, so the next caller is admitted and served meanwhile."""
+    service.set_queue("400", enabled=True)
+    entered, answer, first = threading.Event(), threading.Event(), [True]
+
+    def factory() -> CallbackService:
+        if first[0]:
+            first[0] = False
+            entered.set()
+            answer.wait(30)
+        return CallbackService(Store.connect(dsn))
+
+    srv = FastAgiServer(("127.0.0.1", 0), factory, Journal(tmp_path / "j"), cpu_slots=1)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    port = srv.server_address[1]
+    stuck = threading.Thread(target=play_asterisk, args=(port, _env_for(1), CONVERSATION))
+    try:
+        stuck.start()
+        assert entered.wait(10)
+        got = play_asterisk(port, _env_for(2), CONVERSATION)  # within its 10 s socket timeout
+        assert got == [cmd for cmd, _ in CONVERSATION]
+        assert not answer.is_set() and stuck.is_alive()
+    finally:
+        answer.set()
+        stuck.join(30)
+        srv.shutdown()
+        srv.server_close()
+    assert sorted(r.number for r in service.list()) == ["2015552001", "2015552002"]

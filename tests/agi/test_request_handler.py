@@ -9,6 +9,7 @@ import pytest
 from freepbx_callback.agi.request import handle_request
 from freepbx_callback.journal import Journal
 from freepbx_callback.models import Status
+from freepbx_callback.queue_cache import QueueCache
 from freepbx_callback.service import CallbackService
 from freepbx_callback.store import StoreUnavailable
 from tests.agi.scripted import ScriptedChannel
@@ -183,3 +184,19 @@ def test_a_keyed_number_meets_the_same_rules(enabled: CallbackService, journal: 
     assert (out.result, out.next) == ("blocked", "queue")
     assert ch.log[-1] == "play qcb-not-available" and not ch.hung_up
     assert enabled.list() == []
+
+
+def _selects(service: CallbackService) -> int:
+    [(_, value)] = service.store._all("SHOW SESSION STATUS LIKE 'Com_select'")
+    return int(value)
+
+
+def test_a_request_reads_the_queues_once(enabled: CallbackService, journal: Journal) -> None:
+    """One caller, default settings (no open-request limit): the queues are read once (for this queue's
+    settings and the copy kept for when the database is down, which still lists every queue), then the
+    insert's transaction: the locked queue row, the open request for the number, the stored row."""
+    enabled.set_queue("401", enabled=True)
+    before = _selects(enabled)
+    assert handle_request(caller(), lambda: enabled, "400", journal).result == "created"
+    assert _selects(enabled) - before == 4
+    assert sorted(QueueCache(journal.folder).load() or {}) == ["400", "401"]

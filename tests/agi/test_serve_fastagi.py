@@ -152,3 +152,21 @@ def _connected(sock: socket.socket) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_serve_timings_writes_one_handler_time_per_call(
+    db_dsn: str, service: CallbackService, tmp_path: Path
+) -> None:
+    """serve --timings FILE: one line per FastAGI call, its handler time in ms (what bench/agi_cost.py
+    reads for the server's side of a burst)."""
+    service.set_queue("400", enabled=True)
+    timings = tmp_path / "timings"
+    args = ["--no-dialer", "--timings", str(timings)]
+    with ServeProcess(db_dsn, tmp_path / "spool", args, env=env_without_ami()) as serve:
+        for n in range(3):
+            with socket.create_connection(("127.0.0.1", port_of(serve)), timeout=30) as sock:
+                play_asterisk(sock, n)
+        wait_for(lambda: timings.exists() and len(timings.read_text().split()) == 3, 10, message="3 timings")
+        assert serve.stop() == 0
+    assert all(float(ms) > 0 for ms in timings.read_text().split())
+    assert len(service.list()) == 3

@@ -48,13 +48,13 @@ def test_the_agi_scripts_and_dialplan_are_in_place(fpbx: FreePbx) -> None:
 
 def test_the_installed_agi_scripts_start_one_python_the_runtimes(fpbx: FreePbx) -> None:
     """The install writes the runtime's interpreter into the scripts' first line: Asterisk starts that one
-    Python, which imports the package itself (no hand-over from the system python3). Counted by the
-    interpreters that start: each prints its own `site` line under PYTHONPROFILEIMPORTTIME."""
+    Python, with -S (no site scan), which imports the package itself (no hand-over from the system python3):
+    under PYTHONPROFILEIMPORTTIME no `site` line (a system python3 would print one) and one handler import."""
     from tests.freepbx.conftest import CURRENT_PYTHON
 
     for name in ("qcb-request.agi", "qcb-outcome.agi"):
         first = fpbx.bw_path(f"/var/lib/asterisk/agi-bin/{name}").read_text().splitlines()[0]
-        assert first == f"#!{CURRENT_PYTHON}", f"{name}: {first}"
+        assert first == f"#!{CURRENT_PYTHON} -S", f"{name}: {first}"
     script = "/var/lib/asterisk/agi-bin/qcb-request.agi"
     # No AGI conversation on stdin: the script reads the end of input as a hang-up and ends quietly.
     env = {"PYTHONPROFILEIMPORTTIME": "1"}
@@ -64,9 +64,11 @@ def test_the_installed_agi_scripts_start_one_python_the_runtimes(fpbx: FreePbx) 
     }
     for where, done in ran.items():
         assert done.returncode == 0, f"{where}: {done.stdout}{done.stderr[-2000:]}"
-        interpreters = [line for line in done.stderr.splitlines() if line.rstrip().endswith("| site")]
-        assert len(interpreters) == 1, f"{where}: {len(interpreters)} pythons started:\n{done.stderr[-2000:]}"
-        assert "freepbx_callback.agi.run" in done.stderr and "Traceback" not in done.stderr, where
+        # -S: the pinned python runs no site; a system python3 started first would print its `site` line
+        sites = [line for line in done.stderr.splitlines() if line.rstrip().endswith("| site")]
+        assert not sites, f"{where}: {len(sites)} python(s) with site started:\n{done.stderr[-2000:]}"
+        handler = [ln for ln in done.stderr.splitlines() if ln.endswith("| freepbx_callback.agi.run")]
+        assert len(handler) == 1 and "Traceback" not in done.stderr, where
 
 
 def _prompts(fpbx: FreePbx, folder: str) -> dict[str, str]:
