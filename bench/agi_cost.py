@@ -2,7 +2,7 @@
 
 - ``php -r ''``: a bare PHP start (FreePBX's own AGIs are PHP);
 - the agi-bin script as installed: a runtime virtualenv built like the module's (our wheel, not an
-  editable checkout), the runtime's python written into the script's first line by
+  editable checkout), the runtime's python named in the script's header by
   ``Runtime.php pin-scripts`` (what the install does), the script executed directly as Asterisk does;
 - the same script as shipped (``#!/usr/bin/env python3``): the system python3 fails the import and hands
   over to the runtime's python (two interpreters), for comparison;

@@ -9,9 +9,9 @@
 #    a package rebuilt at the same version replaces the code. When this host's Python has no wheel in the
 #    package (another Python version than the one that built it), mysqlclient is compiled: the packages it
 #    needs (gcc pkg-config libmariadb-dev python3-dev, only those missing) are installed with apt-get first;
-#    QCB_NO_APT=1 stops instead and prints the apt-get line; the module's agi-bin/qcb-*.agi get the runtime's
-#    python as their first line (#!<ASTVARLIBDIR>/freepbx-callback/current/bin/python), so that Asterisk
-#    starts one interpreter per call; fwconsole reload copies them into ASTAGIDIR;
+#    QCB_NO_APT=1 stops instead and prints the apt-get line; the module's agi-bin/qcb-*.agi get a header that exec's the
+#    runtime's python (<ASTVARLIBDIR>/freepbx-callback/current/bin/python; python3 when it is missing), so
+#    that Asterisk starts one interpreter per call; fwconsole reload copies them into ASTAGIDIR;
 # 3. links /usr/local/bin/freepbx-callback to the runtime's CLI;
 # 4. fwconsole ma install queuecallback (this module only; never `ma installlocal`, which installs every
 #    module lying in admin/modules), then fwconsole reload.

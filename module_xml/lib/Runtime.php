@@ -18,7 +18,7 @@
 //       prints the CLI path; exit 3 with the missing Debian packages on stdout when root must add them
 //       (--path: the PATH for the commands it runs, as given; default $PATH plus the system folders)
 //   php Runtime.php locate [--varlib DIR] [--prefix DIR]      the installed CLI, exit 1 when none
-//   php Runtime.php pin-scripts --python PATH --agi-bin DIR   first line of DIR/qcb-*.agi: #!PATH -S
+//   php Runtime.php pin-scripts --python PATH --agi-bin DIR   DIR/qcb-*.agi start PATH -S (else python3)
 //       (ensure does this to the module's agi-bin/, which fwconsole reload copies into ASTAGIDIR)
 namespace FreePBX\modules\Queuecallback;
 
@@ -217,17 +217,28 @@ class Runtime {
 	}
 
 	/**
-	 * Writes "#!$python -S" as the first line of every qcb-*.agi in $dir (each replaced whole, mode 0755);
-	 * returns the names of the scripts changed. -S: no site scan at each call (the script puts the
-	 * runtime's site-packages on its path itself). The scripts' own hand-over stays for any other python.
+	 * Puts a two-line header before every qcb-*.agi in $dir (each replaced whole, mode 0755): /bin/sh
+	 * exec's "$python -S" with the script when that python is there, else python3, as the shipped script
+	 * would run (it then hands over to whichever runtime it finds). Python reads the second line as a
+	 * string. So each call starts one Python, and a runtime gone missing (a Python upgrade, a moved venv, an
+	 * Asterisk that does not see it) costs the hand-over, never the call. -S: no site scan at each call (the
+	 * script puts the runtime's site-packages on its path itself). Returns the names of the scripts changed.
 	 * @throws RuntimeError when a script cannot be rewritten
 	 */
+	const PIN_SHELL = "#!/bin/sh\n";
+	const SCRIPT_PYTHON = '/usr/bin/env python3';  // the shipped scripts' own interpreter
+
 	public static function pinScripts($dir, $python) {
 		$changed = array();
 		foreach ((array)glob(rtrim($dir, '/') . '/qcb-*.agi') as $file) {
 			$text = (string)file_get_contents($file);
-			$body = strncmp($text, '#!', 2) === 0 ? (string)substr($text, strcspn($text, "\n") + 1) : $text;
-			$pinned = '#!' . $python . " -S\n" . $body;
+			$body = $text;
+			if (strncmp($body, self::PIN_SHELL, strlen(self::PIN_SHELL)) === 0) {  // pinned before
+				$body = (string)substr($body, strlen(self::PIN_SHELL));
+				$body = (string)substr($body, strcspn($body, "\n") + 1);
+			}
+			$pinned = self::PIN_SHELL . "''''[ -x " . escapeshellarg($python) . ' ] && exec ' . escapeshellarg($python)
+				. ' -S "$0" "$@"; exec ' . self::SCRIPT_PYTHON . " \"\$0\" \"\$@\" # '''\n" . $body;
 			if ($pinned === $text) {
 				continue;
 			}

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from freepbx_callback.service import CallbackService
+from tests.testbed.pinned import pinned_python
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "agi-bin"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -168,8 +169,8 @@ def test_installed_scripts_start_the_runtimes_python_alone(
     assert sorted(pinned.stdout.split()) == ["qcb-outcome.agi", "qcb-request.agi"]
     for name in ("qcb-request.agi", "qcb-outcome.agi"):
         script = agi_bin / name
-        assert script.read_text().splitlines()[0] == f"#!{runtime} -S"  # no site scan: its own path
-        assert script.read_text().splitlines()[1:] == (SCRIPTS / name).read_text().splitlines()[1:]
+        assert pinned_python(script) == runtime
+        assert script.read_text().splitlines()[2:] == (SCRIPTS / name).read_text().splitlines()
         assert os.access(script, os.X_OK)
 
     exe, environ = run_as_asterisk([str(agi_bin / "qcb-request.agi"), "400"], env, "2015554442")
@@ -182,3 +183,18 @@ def test_installed_scripts_start_the_runtimes_python_alone(
         text=True,
     )
     assert again.returncode == 0 and again.stdout == ""  # nothing left to change
+
+    # The pinned python gone (a Python upgrade, a moved runtime, an Asterisk that does not see it): the
+    # header falls back to python3 as shipped, which hands over; the caller's request is stored all the same.
+    gone = str(tmp_path / "gone" / "bin" / "python")
+    repinned = subprocess.run(
+        ["php", str(RUNTIME_PHP), "pin-scripts", "--python", gone, "--agi-bin", str(agi_bin)],
+        capture_output=True,
+        text=True,
+    )
+    assert repinned.returncode == 0, repinned.stderr
+    assert pinned_python(agi_bin / "qcb-request.agi") == gone
+    exe, environ = run_as_asterisk([str(agi_bin / "qcb-request.agi"), "400"], env, "2015554443")
+    assert HANDOVER in environ, "the shipped python3 took the call and handed over"
+    assert os.path.realpath(exe) == os.path.realpath(runtime)
+    assert sorted(r.number for r in service.list()) == ["2015554441", "2015554442", "2015554443"]

@@ -6,6 +6,7 @@ import json
 
 from freepbx_callback.models import QueueSettings
 from tests.testbed.freepbx.bed import FreePbx
+from tests.testbed.pinned import pinned_python
 
 from .calls import cli, press_1
 
@@ -47,14 +48,14 @@ def test_the_agi_scripts_and_dialplan_are_in_place(fpbx: FreePbx) -> None:
 
 
 def test_the_installed_agi_scripts_start_one_python_the_runtimes(fpbx: FreePbx) -> None:
-    """The install writes the runtime's interpreter into the scripts' first line: Asterisk starts that one
+    """The install names the runtime's interpreter in the scripts' header: Asterisk starts that one
     Python, with -S (no site scan), which imports the package itself (no hand-over from the system python3):
     under PYTHONPROFILEIMPORTTIME no `site` line (a system python3 would print one) and one handler import."""
     from tests.freepbx.conftest import CURRENT_PYTHON
 
     for name in ("qcb-request.agi", "qcb-outcome.agi"):
-        first = fpbx.bw_path(f"/var/lib/asterisk/agi-bin/{name}").read_text().splitlines()[0]
-        assert first == f"#!{CURRENT_PYTHON} -S", f"{name}: {first}"
+        script = fpbx.bw_path(f"/var/lib/asterisk/agi-bin/{name}")
+        assert pinned_python(script) == CURRENT_PYTHON, f"{name}: {script.read_text()[:300]}"
     script = "/var/lib/asterisk/agi-bin/qcb-request.agi"
     # No AGI conversation on stdin: the script reads the end of input as a hang-up and ends quietly.
     env = {"PYTHONPROFILEIMPORTTIME": "1"}
