@@ -266,19 +266,8 @@ def test_sounds_install_of_the_runtime_finds_the_modules_prompts(package: Path, 
     assert done.returncode == 0, done.stderr
     packaged = python_of(venv, "import freepbx_callback.prompts as p; print(p.SOUNDS)")
     assert not [p for p in Path(packaged).rglob("*") if p.suffix in SOUNDS]
-    target = tmp_path / "sounds"
-    installed = subprocess.run(
-        [str(venv / "bin" / "freepbx-callback"), "sounds", "install", "--dir", str(target)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd="/",
-    )
-    assert installed.returncode == 0, installed.stdout + installed.stderr
-    shipped = sorted(p.relative_to(module / "sounds") for p in (module / "sounds").rglob("qcb-*.wav"))
-    assert shipped and sorted(p.relative_to(target) for p in target.rglob("qcb-*.wav")) == shipped
-    assert all((target / p).read_bytes() == (module / "sounds" / p).read_bytes() for p in shipped)
-    assert f"installed {len(shipped)} prompt file(s)" in installed.stdout
+    installed, shipped = _install_sounds_like_the_module(venv, module, tmp_path / "sounds")
+    assert f"installed {len(shipped)} prompt file(s)" in installed
 
 
 def test_the_wheel_beside_the_tarball_installs_its_own_prompts(package: Path, tmp_path: Path) -> None:
@@ -296,18 +285,7 @@ def test_the_wheel_beside_the_tarball_installs_its_own_prompts(package: Path, tm
         timeout=900,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    target = tmp_path / "sounds"
-    installed = subprocess.run(
-        [str(venv / "bin" / "freepbx-callback"), "sounds", "install", "--dir", str(target)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd="/",
-    )
-    assert installed.returncode == 0, installed.stdout + installed.stderr
-    shipped = sorted(p.relative_to(module / "sounds") for p in (module / "sounds").rglob("qcb-*.wav"))
-    assert shipped and sorted(p.relative_to(target) for p in target.rglob("qcb-*.wav")) == shipped
-    assert all((target / p).read_bytes() == (module / "sounds" / p).read_bytes() for p in shipped)
+    _install_sounds_like_the_module(venv, module, tmp_path / "sounds")
 
 
 @needs_php
@@ -483,3 +461,20 @@ def test_install_sh_installs_only_queuecallback_and_replaces_code_of_the_same_ve
     assert "installlocal" not in calls.read_text()
     assert calls.read_text().splitlines() == ["ma install queuecallback", "reload", "chown"] * 2
     assert stat.S_IMODE((venv / "bin" / "freepbx-callback").stat().st_mode) & 0o111
+
+
+def _install_sounds_like_the_module(venv: Path, module: Path, target: Path) -> tuple[str, list[Path]]:
+    """`sounds install --dir target` of the venv's CLI installs exactly the module's prompts, byte for byte;
+    returns its output and the prompts' relative paths."""
+    installed = subprocess.run(
+        [str(venv / "bin" / "freepbx-callback"), "sounds", "install", "--dir", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    shipped = sorted(p.relative_to(module / "sounds") for p in (module / "sounds").rglob("qcb-*.wav"))
+    assert shipped and sorted(p.relative_to(target) for p in target.rglob("qcb-*.wav")) == shipped
+    assert all((target / p).read_bytes() == (module / "sounds" / p).read_bytes() for p in shipped)
+    return installed.stdout, shipped
