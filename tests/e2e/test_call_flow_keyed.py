@@ -86,29 +86,58 @@ def test_withheld_caller_keys_the_number_and_confirms(asterisk: NewBed, db_dsn: 
 
 
 def test_key_pressed_during_read_back_is_not_the_confirmation(asterisk: NewBed, db_dsn: str) -> None:
-    """Known bug of another module: a 1 pressed while the number is read back confirmed it."""
+    """Known bug of another module: a 1 pressed while the number is read back confirmed it.
+
+    The 1 is timed to land in the middle of the read-back. On a loaded machine it may land elsewhere (the
+    handler or SIPp late); such a try proves nothing and is placed again, up to three times.
+    """
     demo.enable_queue(db_dsn)
     bed = demo.callback_bed(asterisk, db_dsn)
     early = seconds(bed, "qcb-you-entered") + sum(seconds(bed, f"digits/{d}") for d in NUMBER) / 2
+    tries: list[str] = []
+    for _ in range(3):
+        mark, ended = len(demo.log_lines(bed)), bed.log_text().count("qcb-request.agi completed")
 
-    with Caller(bed, QUEUE, [*typed(NUMBER), (early, "1")], hold_s=90, caller_id=None) as caller:
-        # the confirm prompt times out (no key after it), so the handler asks for the number again
-        wait_for(lambda: len(demo.played(bed, "qcb-enter-number")) >= 2, 60, 0.2, "the second entry prompt")
-        confirm = demo.played(bed, "qcb-confirm")
-        digits = [line for line in demo.log_lines(bed) if "Playing 'digits/" in line.text]
-        last_one = demo.keys_received(bed, "1")[-1]
-        assert len(confirm) == 1 and digits, "the number was not read back before the confirm prompt"
-        assert digits[0].at < last_one.at < confirm[0].at, (
-            f"the 1 at {last_one.at} missed the read-back ({digits[0].at} .. {confirm[0].at}); timing off"
-        )
-        assert demo.requests(db_dsn) == [], "a key pressed during the read-back stored the request"
-        bed.ami_action({"Action": "Hangup", "Channel": "/^PJSIP/sipp-caller-.*$/"})
-        call = caller.wait()
+        def since(prompt: str, mark: int = mark) -> list[demo.LogLine]:
+            return [line for line in demo.log_lines(bed)[mark:] if f"Playing '{prompt}." in line.text]
+
+        with Caller(bed, QUEUE, [*typed(NUMBER), (early, "1")], hold_s=90, caller_id=None) as caller:
+            # the confirm prompt times out (no key after it), so the handler asks for the number again
+            wait_for(
+                lambda: len(since("qcb-enter-number")) >= 2 or since("qcb-accepted") or not caller.running(),
+                60,
+                0.2,
+                "the second entry prompt (or the end of the call)",
+            )
+            lines = demo.log_lines(bed)[mark:]
+            confirm = since("qcb-confirm")
+            digits = [line for line in lines if "Playing 'digits/" in line.text]
+            ones = [line for line in lines if line.level == "DTMF" and line.text.startswith("DTMF end '1'")]
+            timed = bool(confirm and digits and ones) and digits[0].at < ones[-1].at < confirm[0].at
+            if not timed:
+                tries.append(
+                    f"the 1 at {ones[-1].at if ones else None} missed the read-back "
+                    f"({digits[0].at if digits else None} .. {confirm[0].at if confirm else None})"
+                )
+                bed.ami_action({"Action": "Hangup", "Channel": "/^PJSIP/sipp-caller-.*$/"})
+                caller.wait()
+                demo.query(db_dsn, "DELETE FROM qcb_requests")
+                continue
+            assert len(since("qcb-enter-number")) >= 2, "the handler did not ask for the number again"
+            assert len(confirm) == 1, "the number was confirmed by the key pressed during the read-back"
+            assert demo.requests(db_dsn) == [], "a key pressed during the read-back stored the request"
+            bed.ami_action({"Action": "Hangup", "Channel": "/^PJSIP/sipp-caller-.*$/"})
+            call = caller.wait()
+        break
+    else:
+        pytest.fail("the 1 never landed in the read-back: " + "; ".join(tries))
 
     assert call.bye_received, call.summary()
-    wait_for(lambda: "qcb-request.agi completed" in bed.log_text(), 15, message="the handler ended")
+    wait_for(
+        lambda: bed.log_text().count("qcb-request.agi completed") > ended, 15, message="the handler ended"
+    )
     assert demo.requests(db_dsn) == [], "the request was stored after all"
-    assert demo.played(bed, "qcb-accepted") == []
+    assert since("qcb-accepted") == []
 
 
 def test_three_failed_entries_send_the_caller_back_to_the_queue(asterisk: NewBed, db_dsn: str) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from tests.testbed.freepbx.bed import FreePbx
 from tests.testbed.freepbx.kit import KitUnavailable, ensure_kit
+from tests.testbed.wait import wait_for
 
 from . import gui
 
@@ -152,6 +153,21 @@ def fpbx(kit: Path) -> Iterator[FreePbx]:
         bed.stop()
         if not os.environ.get("QCB_KEEP_TESTBED"):
             bed.remove()
+
+
+@pytest.fixture(autouse=True)
+def _no_call_outlives_its_test(fpbx: FreePbx) -> Iterator[None]:
+    """The tests share one bed. A SIPp caller stopped by a test leaves its channel in Asterisk (killed, it
+    sends no BYE): left waiting in a queue, it would ring the next test's agent. Every test ends with no
+    channel up."""
+    yield
+    fpbx.asterisk("channel request hangup all")
+    wait_for(
+        lambda: re.search(r"^0 active channels", fpbx.asterisk("core show channels count"), re.M),
+        30,
+        0.5,
+        "every channel hung up after the test",
+    )
 
 
 @pytest.fixture(scope="module")

@@ -102,7 +102,9 @@ def query(dsn: str, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
     try:
         cursor = conn.cursor(MySQLdb.cursors.DictCursor)
         cursor.execute(sql, tuple(args))
-        return list(cursor.fetchall())
+        rows = list(cursor.fetchall())
+        conn.commit()
+        return rows
     finally:
         conn.close()
 
