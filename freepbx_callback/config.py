@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from .records import record
 
 FREEPBX_CONF = Path("/etc/freepbx.conf")
 # `freepbx-callback serve`'s FastAGI port. Asterisk's own default (an agi:// URL without a port) is 4573,
@@ -20,7 +21,7 @@ class ConfigError(Exception):
     """Configuration is missing or unreadable; the message is one line naming what was tried."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Dsn:
     user: str
     password: str

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+from .records import record
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -25,7 +26,7 @@ class HoursError(ValueError):
     """A rule or time zone that cannot be read."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rule:
     start: int  # minutes after midnight
     end: int  # minutes after midnight; 1440 = midnight at the end of the day
@@ -47,7 +48,7 @@ class Rule:
         return [(0, self.end), (self.start, DAY_MINUTES)]  # wraps midnight (or start == end: all day)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Schedule:
     rules: tuple[Rule, ...] = ()
     timezone: str = "UTC"

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from .records import as_dict, record
 
 DEFAULT_SPOOL = Path("/var/spool/asterisk/qcb")
 
@@ -23,7 +24,7 @@ def spool_folder() -> Path:
     return Path(os.environ.get("QCB_SPOOL") or DEFAULT_SPOOL)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Entry:
     queue: str
     number: str
@@ -36,7 +37,7 @@ class Entry:
     kind: str = "request"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LegEntry:
     """The end of one callback leg, reported while the database was down."""
 
@@ -48,7 +49,7 @@ class LegEntry:
     kind: str = "leg"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Waiting:
     """A journal file not yet replayed, as seen without touching it."""
 
@@ -74,7 +75,7 @@ class Journal:
         name = f"{time.time_ns()}-{os.urandom(16).hex()}"
         tmp = self.folder / f".{name}.tmp"
         with open(tmp, "w", encoding="utf-8") as out:
-            json.dump(asdict(entry), out)
+            json.dump(as_dict(entry), out)
             out.flush()
             os.fsync(out.fileno())
         final = self.folder / f"{name}.json"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-from dataclasses import dataclass, field
 from datetime import datetime
+
+from .records import Factory, as_dict, record, replace
 
 TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ PROMPT_NAMES = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class QueueSettings:
     """Callback settings of one queue; defaults are the product's (seed page)."""
 
@@ -122,10 +122,10 @@ class QueueSettings:
         return dict(self.prompts).get(name) or f"qcb-{name}"
 
     def replace(self, **changes: Any) -> QueueSettings:
-        return dataclasses.replace(self, **changes)
+        return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = as_dict(self)
         data["mode"] = self.mode.value
         data["block_patterns"] = list(self.block_patterns)
         data["allow_patterns"] = list(self.allow_patterns)
@@ -134,7 +134,7 @@ class QueueSettings:
         return data
 
 
-@dataclass
+@record
 class Request:
     """One callback request (a row of qcb_requests)."""
 
@@ -160,7 +160,7 @@ class Request:
     expires_at: datetime | None = None  # the latest start of the pending attempt (policy.deadline)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = as_dict(self)
         data["status"] = self.status.value
         for key, value in data.items():
             if isinstance(value, datetime):
@@ -168,7 +168,7 @@ class Request:
         return data
 
 
-@dataclass
+@record
 class Attempt:
     """One dial attempt of a request (a row of qcb_attempts)."""
 
@@ -184,17 +184,17 @@ class Attempt:
     counted: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = as_dict(self)
         for key, value in data.items():
             if isinstance(value, datetime):
                 data[key] = value.isoformat(timespec="seconds") + "Z"
         return data
 
 
-@dataclass
+@record
 class Stats:
     since: datetime | None
-    by_status: dict[str, int] = field(default_factory=dict)
+    by_status: dict[str, int] = Factory(dict)
     requested: int = 0
     median_seconds_to_callback: float | None = None
 
@@ -207,7 +207,7 @@ class Stats:
         }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Heartbeat:
     """What a dialer reports after each tick (``serve``'s loop, or a ``dial`` run from cron)."""
 
@@ -221,7 +221,7 @@ class Heartbeat:
     ami_error: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NodeStatus:
     """A dialer's last heartbeat, with its age measured by the database's clock."""
 
@@ -239,7 +239,7 @@ class NodeStatus:
     up: bool
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = as_dict(self)
         for key, value in data.items():
             if isinstance(value, datetime):
                 data[key] = value.isoformat(timespec="milliseconds") + "Z"

@@ -14,12 +14,12 @@ Lifecycle::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import hours
 from .models import PROMPT_NAMES, Mode, Outcome, QueueSettings, Request, Status
 from .numbers import Kind, PhoneNumber
+from .records import record
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.DIALING, Status.EXPIRED, Status.CANCELLED}),
@@ -100,7 +100,7 @@ def is_expired(request: Request, settings: QueueSettings, now: datetime) -> bool
     return request.status is Status.PENDING and now > deadline(request, settings)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Decision:
     status: Status
     next_attempt_at: datetime | None = None
@@ -169,7 +169,7 @@ def release_count(free_agents: int, in_flight: int, due: int) -> int:
 # --- who may ask ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Refusal:
     code: str  # blocked | limit | disabled
     message: str

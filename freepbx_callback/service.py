@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from . import numbers, policy
 from .dialing import DialingService, NotFound
 from .models import Attempt, Heartbeat, Mode, NodeStatus, QueueSettings, Request, Stats, Status
+from .records import Factory, fields, record
 from .store import DuplicateCall, DuplicateOpenRequest, LostRace, Store
 
 TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
@@ -34,7 +34,7 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RequestResult:
     """What happened to a callback request: created, duplicate, invalid, blocked, limit or disabled."""
 
@@ -49,10 +49,10 @@ class RequestResult:
         return self.kind in ("created", "duplicate")
 
 
-@dataclass
+@record
 class RestoreReport:
     queues: int = 0  # queue settings written
-    created: list[int] = field(default_factory=list)  # ids of the re-created open requests
+    created: list[int] = Factory(list)  # ids of the re-created open requests
     already_open: int = 0  # an open request for the same queue and number exists
     already_stored: int = 0  # the same request (same call, or same number and time) is in the database
 
@@ -64,7 +64,7 @@ class RestoreReport:
 
 
 LOST_RACE_TRIES = 8  # a request that keeps losing races to concurrent writers gives up after this many
-QUEUE_FIELDS = {f for f in QueueSettings.__dataclass_fields__ if f != "queue"}
+QUEUE_FIELDS = {f for f in fields(QueueSettings) if f != "queue"}
 
 
 def _rendered(settings: QueueSettings | None) -> str | None:
@@ -254,9 +254,11 @@ class CallbackService(DialingService):
         source: str = "cli",
         requested_at: datetime | None = None,
         when: str = "asap",
+        settings: QueueSettings | None = None,
     ) -> RequestResult:
         """Store a callback request, or say why not. Durable before it returns. ``when``: the caller's
-        choice of time (policy.WHEN_CHOICES), taken where the queue offers it."""
+        choice of time (policy.WHEN_CHOICES), taken where the queue offers it. ``settings``: the queue's,
+        as the caller just read them (saves reading them again where the queue has no limit)."""
         policy.validate_queue_name(queue)
         if when not in policy.WHEN_CHOICES:
             raise policy.PolicyError(f"when {when!r}: one of {', '.join(policy.WHEN_CHOICES)}")
@@ -267,7 +269,17 @@ class CallbackService(DialingService):
                 return RequestResult("invalid", f"DID: {exc}", reason=exc.reason.value)
         try:
             return self._request_retrying(
-                queue, raw_number, did, language, uniqueid, position, waited, source, requested_at, when
+                queue,
+                raw_number,
+                did,
+                language,
+                uniqueid,
+                position,
+                waited,
+                source,
+                requested_at,
+                when,
+                settings,
             )
         except DuplicateOpenRequest as exc:
             # Lost the insert race to a concurrent caller: the unique key kept the second row out.
@@ -308,11 +320,13 @@ class CallbackService(DialingService):
         source: str,
         requested_at: datetime | None,
         when: str = "asap",
+        known: QueueSettings | None = None,
     ) -> RequestResult:
         with self.store.transaction():
-            settings = self.store.get_queue(queue, lock=True)  # serialises max_pending per queue
-            if settings is None:
-                settings = QueueSettings(queue=queue)
+            settings = known
+            if settings is None or settings.max_pending is not None:
+                # the row lock serialises the requests of a queue with a limit (max_pending)
+                settings = self.store.get_queue(queue, lock=True) or QueueSettings(queue=queue)
             try:
                 number = numbers.parse(raw_number, settings.region)
             except numbers.InvalidNumber as exc:

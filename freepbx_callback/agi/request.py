@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .. import hours, numbers, policy
 from ..journal import Entry, Journal
 from ..models import QueueSettings, Request
 from ..queue_cache import QueueCache
+from ..records import record
 from ..service import CallbackService
 from ..store import StoreUnavailable
 
@@ -30,7 +30,7 @@ CHOICE_TIMEOUT_MS = 5000
 CALLER_VARIABLES = ["QUEUEJOINTIME", "QUEUEWAIT", "FROM_DID", "CHANNEL(language)", "QUEUEPOSITION"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Outcome:
     result: str  # created | duplicate | journaled | blocked | limit | disabled | invalid | no_number | error
     next: str  # hangup | queue
@@ -123,7 +123,14 @@ def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, j
     try:
         if svc is None:
             raise StoreUnavailable("database unreachable at the start of the call")
-        result = svc.request(queue, number, source="agi", when=when, **details)  # type: ignore[arg-type]
+        result = svc.request(
+            queue,
+            number,
+            source="agi",
+            when=when,
+            settings=settings,
+            **details,  # type: ignore[arg-type]
+        )
     except StoreUnavailable:
         refused = refusal_without_database(settings, number)
         if refused is not None:

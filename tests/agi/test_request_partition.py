@@ -4,7 +4,6 @@ timeout instead of sitting in silence until TCP gives up."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from freepbx_callback.agi.request import Outcome, handle_request
 from freepbx_callback.agi.run import CALLER_IO_TIMEOUT, service_from_env
 from freepbx_callback.config import Dsn
 from freepbx_callback.journal import Journal
+from freepbx_callback.records import replace
 from freepbx_callback.service import CallbackService
 from tests.agi.scripted import ScriptedChannel
 from tests.testbed.proxy import TcpProxy
@@ -36,7 +36,7 @@ def test_a_partition_mid_call_journals_the_request_within_the_io_timeout(
     service.set_queue("400", enabled=True, did="5551000")
     journal = Journal(tmp_path / "spool")
     with TcpProxy(dsn.port, dsn.host) as proxy:
-        behind = dataclasses.replace(dsn, port=proxy.port)
+        behind = replace(dsn, port=proxy.port)
         channel = PartitionedCaller(env={"agi_callerid": "2015551234", "agi_uniqueid": "1700000000.7"})
         channel.proxy = proxy
         outcome: list[Outcome] = []

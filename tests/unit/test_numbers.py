@@ -94,3 +94,23 @@ def test_no_emergency_number_is_longer_than_the_shortcut_assumes() -> None:
             assert lengths, f"{region}: emergency numbers of any length"
             longest = max(longest, *lengths)
     assert 0 < longest <= MAX_EMERGENCY_DIGITS
+
+
+def test_no_short_code_is_longer_than_the_shortcut_assumes() -> None:
+    """parse() skips the short-code lookup of a number's whole country code for numbers longer than its
+    LONGEST_SHORT_DIGITS: right only while no region of that country code has longer short numbers."""
+    import phonenumbers
+    from phonenumbers import PhoneMetadata
+    from phonenumbers.shortdata import _AVAILABLE_REGION_CODES
+
+    from freepbx_callback.numbers import LONGEST_SHORT_DIGITS, MAX_SHORT_DIGITS
+
+    longest: dict[int, int] = {}
+    for region in _AVAILABLE_REGION_CODES:
+        metadata = PhoneMetadata.short_metadata_for_region(region)
+        assert metadata is not None and metadata.general_desc.possible_length, f"{region}: any length"
+        code = phonenumbers.country_code_for_region(region)
+        longest[code] = max(longest.get(code, 0), *metadata.general_desc.possible_length)
+    assert longest[1] > 0
+    too_long = {c: n for c, n in longest.items() if n > LONGEST_SHORT_DIGITS.get(c, MAX_SHORT_DIGITS)}
+    assert too_long == {}, f"short numbers longer than the shortcut assumes: {too_long}"

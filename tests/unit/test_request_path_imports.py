@@ -8,9 +8,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Modules the request path never uses: other entry points' (CLI, renderer, pyst2), the backup reader,
-# randomness and statistics, and typing (annotations only) and zoneinfo (queues on UTC, the default).
+# randomness and statistics, typing (annotations only), zoneinfo (queues on UTC, the default), and
+# dataclasses with what it loads (inspect, ast, dis: the path's records are freepbx_callback.records).
 NOT_ON_THE_PATH = [
     "typing",
+    "dataclasses",
+    "inspect",
+    "ast",
     "zoneinfo",
     "statistics",
     "secrets",
