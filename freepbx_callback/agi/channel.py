@@ -16,6 +16,10 @@ class Channel(Protocol):
 
     def set_variable(self, name: str, value: str) -> None: ...
 
+    def set_variables(self, values: dict[str, str]) -> None:
+        """Several variables (one command where the transport allows)."""
+        ...
+
     def play(self, prompt: str, escape_digits: str = "") -> str:
         """Play a sound; returns the escape digit pressed, or ''."""
         ...

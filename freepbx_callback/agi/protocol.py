@@ -91,6 +91,9 @@ class AgiSession:
         return result, data
 
 
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+
 def digit(result: str) -> str:
     """AGI returns a pressed key as its ASCII code ('49' for '1'); 0 means none."""
     return chr(int(result)) if result and result not in ("0", "-1") else ""
@@ -118,6 +121,15 @@ class SessionChannel:
 
     def set_variable(self, name: str, value: str) -> None:
         self.session.command("SET VARIABLE", quote(name), quote(value))
+
+    def set_variables(self, values: dict[str, str]) -> None:
+        """Several variables in one round trip (Asterisk's MSet) where names and values are plain words;
+        else one SET VARIABLE each."""
+        if len(values) > 1 and all(_WORD.fullmatch(f"{k}{v}") for k, v in values.items()):
+            self.session.command("EXEC", "MSet", quote(",".join(f"{k}={v}" for k, v in values.items())))
+            return
+        for name, value in values.items():
+            self.set_variable(name, value)
 
     def play(self, prompt: str, escape_digits: str = "") -> str:
         result, _ = self.session.command("STREAM FILE", quote(prompt), quote(escape_digits))

@@ -26,7 +26,12 @@ class ScriptedChannel:
         return {name: self.variable(name) for name in names}
 
     def set_variable(self, name: str, value: str) -> None:
-        self.variables[name] = value
+        self.set_variables({name: value})
+
+    def set_variables(self, values: dict[str, str]) -> None:
+        self.variables.update(values)
+        if values.get("QCB_NEXT") == "hangup":  # what the dialplan does once the handler ends
+            self.hangup()
 
     def play(self, prompt: str, escape_digits: str = "") -> str:
         self.log.append(f"play {prompt}")

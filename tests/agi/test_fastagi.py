@@ -44,9 +44,8 @@ CONVERSATION = [
         "200 result=1 (|6|5551000|en|)",
     ),
     ('STREAM FILE "qcb-accepted" ""', "200 result=0 endpos=63040"),
-    ('SET VARIABLE "QCB_RESULT" "created"', "200 result=1"),
-    ('SET VARIABLE "QCB_NEXT" "hangup"', "200 result=1"),
-    ("HANGUP", "200 result=1"),
+    # the result and what the dialplan does next, in one command; the dialplan hangs up (no AGI HANGUP)
+    ('EXEC MSet "QCB_RESULT=created,QCB_NEXT=hangup"', "200 result=0"),
 ]
 
 

@@ -85,7 +85,7 @@ def test_serve_no_dialer_runs_without_any_ami_setting(
         # FastAGI: a request through the server is stored
         with socket.create_connection(("127.0.0.1", port_of(serve)), timeout=30) as sock:
             commands = play_asterisk(sock, 1)
-        assert 'SET VARIABLE "QCB_NEXT" "hangup"' in commands, commands
+        assert 'EXEC MSet "QCB_RESULT=created,QCB_NEXT=hangup"' in commands, commands
         # the journal: a request journaled while the database was down is replayed, woken through the
         # wake socket (the safety poll is an hour away)
         journal_request(spool, "2025552000")
