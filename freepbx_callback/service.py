@@ -253,12 +253,13 @@ class CallbackService(DialingService):
         waited: int | None = None,
         source: str = "cli",
         requested_at: datetime | None = None,
-        when: str = "asap",
+        when: str | datetime = "asap",
     ) -> RequestResult:
         """Store a callback request, or say why not. Durable before it returns. ``when``: the caller's
-        choice of time (policy.WHEN_CHOICES), taken where the queue offers it."""
+        choice of time (policy.WHEN_CHOICES), taken where the queue offers it; or a time (naive UTC) an
+        API client chose, whatever the queue offers."""
         policy.validate_queue_name(queue)
-        if when not in policy.WHEN_CHOICES:
+        if not isinstance(when, datetime) and when not in policy.WHEN_CHOICES:
             raise policy.PolicyError(f"when {when!r}: one of {', '.join(policy.WHEN_CHOICES)}")
         if did is not None:
             try:
@@ -307,7 +308,7 @@ class CallbackService(DialingService):
         waited: int | None,
         source: str,
         requested_at: datetime | None,
-        when: str = "asap",
+        when: str | datetime = "asap",
     ) -> RequestResult:
         with self.store.transaction():
             settings = self.store.get_queue(queue, lock=True)  # serialises max_pending per queue
@@ -336,7 +337,10 @@ class CallbackService(DialingService):
             now = requested_at or stored_at
             schedule = self.schedule(settings)
             # The caller's chosen time, where the queue offers a choice; the window counts from it.
-            start = policy.chosen_time(when, schedule, stored_at) if settings.offer_times else stored_at
+            if isinstance(when, datetime):
+                start = max(when, stored_at)
+            else:
+                start = policy.chosen_time(when, schedule, stored_at) if settings.offer_times else stored_at
             fields = {
                 "queue": queue,
                 "number": number.dial,
