@@ -240,9 +240,15 @@ def serve(
     stop, wake = threading.Event(), Waker()
     if dialer is not None:
         server.on_request = wake.set
-    http = (
-        None if no_http else _start_http(ctx, http_address, fresh_service, dialer, wake, options["ami_url"])
-    )
+    try:
+        http = (
+            None
+            if no_http
+            else _start_http(ctx, http_address, fresh_service, dialer, wake, options["ami_url"])
+        )
+    except SystemExit:  # it could not listen: nothing else stays open
+        server.server_close()
+        raise
     died: list[BaseException] = []
 
     def shutdown(*_: Any) -> None:
