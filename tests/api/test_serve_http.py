@@ -6,33 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from freepbx_callback.http_api import ROUTES
 from freepbx_callback.models import Status
 from freepbx_callback.service import CallbackService
+from tests.testbed.http_client import http
 from tests.testbed.serve import ServeProcess
-
-
-def http(
-    url: str, method: str = "GET", data: Any = None, token: str | None = None, **headers: str
-) -> tuple[int, dict[str, Any], dict[str, str]]:
-    body = data if isinstance(data, bytes) or data is None else json.dumps(data).encode()
-    request = urllib.request.Request(url, data=body, method=method)
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    for name, value in headers.items():
-        request.add_header(name.replace("_", "-"), value)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read()), dict(response.headers)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}"), dict(exc.headers)
 
 
 def token_of(serve: ServeProcess, *args: str) -> str:
