@@ -180,7 +180,7 @@ class ApiService:
         self.rows.note_request(request.id, key.name, body.name)
         if self.on_created is not None:
             self.on_created()
-        data = request_detail(request, [], []) | {"name": body.name}
+        data = self._detail(request)
         return 201, data, {"Location": f"/v1/callbacks/{request.id}"}
 
     @staticmethod

@@ -184,6 +184,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "freepbx-callback"
     sys_version = ""
 
+    def version_string(self) -> str:
+        return self.server_version
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._dispatch("GET")
 

@@ -36,6 +36,9 @@ def test_the_api_of_a_running_serve(db_dsn: str, service: CallbackService, tmp_p
         assert status == 201, created
         assert created["status"] == "pending" and headers["Location"] == f"/v1/callbacks/{created['id']}"
         assert service.get(created["id"]).source == "api"
+        assert [e["event"] for e in created["events"]] == ["requested"] and headers[
+            "Server"
+        ] == "freepbx-callback"
         # 409: a duplicate names the open request
         status, dup, _ = http(callbacks, "POST", {"queue": "400", "number": "+1 201-555-0123"}, crm)
         assert (status, dup["error"]["code"], dup["error"]["request_id"]) == (409, "duplicate", created["id"])
