@@ -26,6 +26,11 @@ from .store import StoreError, StoreUnavailable
 
 log = logging.getLogger("freepbx_callback.http")
 IDLE_CONNECTIONS = 4  # database connections kept open between HTTP requests
+# Requests handled at once; the others wait for a slot (up to SLOT_WAIT s, then 503). A flood of clients
+# costs threads waiting on a semaphore, never database connections or memory beyond that.
+SLOTS = 16
+SLOT_WAIT = 10.0
+READ_TIMEOUT = 30  # seconds a client may take to send its request (a silent connection is dropped)
 PURGE_EVERY = 600.0  # seconds between purges of ended rate windows and old idempotent answers
 
 # (status, body, headers): a dict body is sent as JSON; bytes as they are (with Content-Type in headers).
@@ -119,6 +124,7 @@ class ApiServer(ThreadingHTTPServer):
         self._idle: list[CallbackService] = []
         self._purged = 0.0
         self.requests = 0
+        self.slots = threading.BoundedSemaphore(SLOTS)
         super().__init__(address, _Handler)
 
     def add_route(self, method: str, template: str, handler: Handler, auth: bool = True) -> None:
@@ -183,6 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "freepbx-callback"
     sys_version = ""
+    timeout = READ_TIMEOUT
 
     def version_string(self) -> str:
         return self.server_version
@@ -214,8 +221,10 @@ class _Handler(BaseHTTPRequestHandler):
         route, params, allowed = self.server.find(method, path)
         svc: CallbackService | None = None
         clean = False
+        slot = False
         try:
             if route is None:
+                self.close_connection = True  # its body (if any) is not read
                 if allowed:
                     raise ApiError(
                         405,
@@ -225,6 +234,9 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                 raise ApiError(404, "not_found", f"no such resource: {path}")
             body = self._body()
+            slot = self.server.slots.acquire(timeout=SLOT_WAIT)
+            if not slot:
+                raise ApiError(503, "busy", "too many requests at once", headers={"Retry-After": "1"})
             if route.auth or route.method != "GET":
                 svc = self.server.checkout()
             api = ApiService(svc, self.server.on_created, self.server.end_call) if svc else None
@@ -235,15 +247,18 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as exc:
             status, data, headers = exc.status, exc.body(), exc.headers
             clean = True
-        except StoreUnavailable as exc:
+        except StoreError as exc:  # unreachable, or a race lost to another writer: try again
             log.warning("HTTP %s %s: %s", method, path, exc)
-            status, data, headers = 503, ApiError(503, "database_unavailable", str(exc)).body(), {}
+            code = "database_unavailable" if isinstance(exc, StoreUnavailable) else "conflict_retry"
+            status, data, headers = 503, ApiError(503, code, str(exc)).body(), {"Retry-After": "1"}
         except Exception:
             log.exception("HTTP %s %s failed", method, path)
             status, data, headers = 500, ApiError(500, "internal_error", "internal error").body(), {}
         finally:
             if svc is not None:
                 self.server.give_back(svc, clean)
+            if slot:
+                self.server.slots.release()
         self._send(method, status, data, headers)
         with self.server._lock:
             self.server.requests += 1

@@ -68,7 +68,7 @@ DOCUMENT: dict[str, Any] = {
                         "international, ...; see reason), queue_disabled, idempotency_key_reused"
                     ),
                     "429": _error("rate_limited (per key or per number) or queue_full; see Retry-After"),
-                    "503": _error("The database is unavailable (database_unavailable)"),
+                    "503": _error("database_unavailable, conflict_retry or busy; see Retry-After"),
                 },
             }
         },

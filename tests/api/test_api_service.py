@@ -221,3 +221,38 @@ def test_the_name_is_kept_and_shown_by_request_show(api: ApiService, store: Stor
     assert api.rows.request_origin(data["id"]) == ("crm", "Ann")
     unused = ApiKey(0, "x", "qcb_")
     assert unused.allows("400")
+
+
+def test_hits_from_many_connections_at_once_are_all_counted(dsn: Dsn, clock: Clock) -> None:
+    """A new window's first hits arrive together (a burst, several serve nodes): none is lost, none fails."""
+    import threading
+
+    from freepbx_callback.store_api import ApiStore
+
+    stores = [Store.connect(dsn) for _ in range(12)]
+    barrier = threading.Barrier(len(stores))
+    seen: list[int] = []
+    errors: list[BaseException] = []
+
+    def hit(store: Store) -> None:
+        barrier.wait()
+        try:
+            for window in range(5):
+                seen.append(ApiStore(store).hit("k:1", window))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hit, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    try:
+        assert errors == []
+        for window in range(5):
+            [(hits,)] = stores[0]._all("SELECT hits FROM qcb_api_rates WHERE window_start = %s", (window,))
+            assert hits == len(stores)
+        assert sorted(seen) == sorted(list(range(1, len(stores) + 1)) * 5)  # each hit saw its own count
+    finally:
+        for s in stores:
+            s.close()
