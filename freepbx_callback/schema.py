@@ -267,6 +267,52 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        15,
+        "HTTP API: client keys (hashes only), rate-limit counters shared by every serve, idempotent answers, "
+        "who asked for each request through the API",
+        [
+            """CREATE TABLE IF NOT EXISTS qcb_api_keys (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                name VARCHAR(64) NOT NULL,
+                token_hash CHAR(64) NOT NULL,
+                token_hint VARCHAR(16) NOT NULL DEFAULT '',
+                queues TEXT NULL,
+                per_minute INT NOT NULL DEFAULT 60,
+                per_number_hour INT NOT NULL DEFAULT 3,
+                created_at DATETIME(3) NOT NULL,
+                revoked_at DATETIME(3) NULL,
+                UNIQUE KEY uq_api_key_name (name),
+                UNIQUE KEY uq_api_key_hash (token_hash)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+            # One row per bucket ("k:<key id>", "n:<number>") and fixed window (epoch seconds of its start).
+            """CREATE TABLE IF NOT EXISTS qcb_api_rates (
+                bucket VARCHAR(80) NOT NULL,
+                window_start BIGINT NOT NULL,
+                hits INT NOT NULL DEFAULT 0,
+                PRIMARY KEY (bucket, window_start),
+                KEY ix_rate_window (window_start)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS qcb_api_idempotency (
+                key_id BIGINT NOT NULL,
+                idem_key VARCHAR(128) NOT NULL,
+                body_hash CHAR(64) NOT NULL,
+                created_at DATETIME(3) NOT NULL,
+                status INT NULL,
+                response TEXT NULL,
+                PRIMARY KEY (key_id, idem_key),
+                KEY ix_idem_created (created_at)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS qcb_api_requests (
+                request_id BIGINT NOT NULL PRIMARY KEY,
+                key_name VARCHAR(64) NOT NULL,
+                name VARCHAR(100) NULL
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+        ],
+    )
+)
+
 VERSIONS = sorted(version for version, _, _ in MIGRATIONS)
 LATEST = VERSIONS[-1]
 
@@ -308,6 +354,8 @@ ENSURE: list[str] = [
     "ALTER TABLE qcb_schema MODIFY applied_at DATETIME(3) NOT NULL",
     "ALTER TABLE qcb_nodes MODIFY started_at DATETIME(3) NOT NULL, MODIFY last_tick_at DATETIME(3) NOT NULL, "
     "MODIFY stopped_at DATETIME(3) NULL",
+    "ALTER TABLE qcb_api_keys MODIFY created_at DATETIME(3) NOT NULL, MODIFY revoked_at DATETIME(3) NULL",
+    "ALTER TABLE qcb_api_idempotency MODIFY created_at DATETIME(3) NOT NULL",
     "ALTER TABLE qcb_attempts ADD CONSTRAINT fk_attempt_request FOREIGN KEY IF NOT EXISTS (request_id) "
     "REFERENCES qcb_requests (id) ON DELETE CASCADE",
     "ALTER TABLE qcb_events ADD CONSTRAINT fk_event_request FOREIGN KEY IF NOT EXISTS (request_id) "

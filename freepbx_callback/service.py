@@ -253,14 +253,15 @@ class CallbackService(DialingService):
         waited: int | None = None,
         source: str = "cli",
         requested_at: datetime | None = None,
-        when: str = "asap",
+        when: str | datetime = "asap",
         settings: QueueSettings | None = None,
     ) -> RequestResult:
         """Store a callback request, or say why not. Durable before it returns. ``when``: the caller's
-        choice of time (policy.WHEN_CHOICES), taken where the queue offers it. ``settings``: the queue's,
-        as the caller just read them (saves reading them again where the queue has no limit)."""
+        choice of time (policy.WHEN_CHOICES), taken where the queue offers it; or a time (naive UTC) an
+        API client chose, whatever the queue offers. ``settings``: the queue's, as the caller just read
+        them (saves reading them again where the queue has no limit)."""
         policy.validate_queue_name(queue)
-        if when not in policy.WHEN_CHOICES:
+        if not isinstance(when, datetime) and when not in policy.WHEN_CHOICES:
             raise policy.PolicyError(f"when {when!r}: one of {', '.join(policy.WHEN_CHOICES)}")
         if did is not None:
             try:
@@ -319,7 +320,7 @@ class CallbackService(DialingService):
         waited: int | None,
         source: str,
         requested_at: datetime | None,
-        when: str = "asap",
+        when: str | datetime = "asap",
         known: QueueSettings | None = None,
     ) -> RequestResult:
         with self.store.transaction():
@@ -350,8 +351,11 @@ class CallbackService(DialingService):
             now = requested_at or stored_at
             schedule = self.schedule(settings)
             # The caller's chosen time, where the queue offers a choice; the window counts from it.
-            start = policy.chosen_time(when, schedule, stored_at) if settings.offer_times else stored_at
-            fields = {
+            if isinstance(when, datetime):
+                start = max(when, stored_at)
+            else:
+                start = policy.chosen_time(when, schedule, stored_at) if settings.offer_times else stored_at
+            row = {
                 "queue": queue,
                 "number": number.dial,
                 "e164": number.e164,
@@ -367,7 +371,7 @@ class CallbackService(DialingService):
                 "next_attempt_at": policy.first_due(schedule, start),  # out of hours: the opening
                 "expires_at": policy.window_end(start, settings, schedule),
             }
-            request_id = self.store.insert_request(fields)
+            request_id = self.store.insert_request(row)
             late = f", stored {stored_at.isoformat(sep=' ', timespec='seconds')}" if stored_at > now else ""
             chosen = f", {when}" if start > stored_at else ""
             self.store.add_event(request_id, now, "requested", f"{source} {number.dial}{late}{chosen}")

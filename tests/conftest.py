@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -11,6 +12,10 @@ from freepbx_callback.config import Dsn
 from freepbx_callback.service import CallbackService, utcnow
 from freepbx_callback.store import Store
 from tests.testbed.mariadb import MariaDB, ensure_server
+
+# Every `serve` a test starts gets its HTTP API on a free port: tests (and test runs) side by side must not
+# fight over the default 127.0.0.1:8573.
+os.environ.setdefault("QCB_HTTP", "127.0.0.1:0")
 
 
 @pytest.fixture(scope="session")

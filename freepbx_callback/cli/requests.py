@@ -11,6 +11,7 @@ import click
 
 from .. import freepbx, hours, policy, wake
 from ..ami import Ami, AmiConfig, AmiError
+from ..api_service import request_detail
 from ..dialer import end_cancelled_call
 from ..journal import spool_folder
 from ..models import Request, Status
@@ -121,13 +122,7 @@ def request_show(ctx: click.Context, request_id: int, as_json: bool) -> None:
     """One request with its attempts and history."""
     service = service_of(ctx)
     item = service.get(request_id)
-    attempts, events = service.history(request_id)
-    data = item.to_dict() | {
-        "attempt_log": [a.to_dict() for a in attempts],
-        "events": [
-            {"at": a.isoformat(timespec="milliseconds") + "Z", "event": e, "detail": d} for a, e, d in events
-        ],
-    }
+    data = request_detail(item, *service.history(request_id))
 
     def text() -> None:
         show_mapping(item.to_dict())

@@ -12,10 +12,11 @@ from typing import Any
 
 import click
 
-from .. import freepbx
+from .. import freepbx, http_api
 from ..agi.fastagi import CPU_SLOTS, DEFAULT_PORT, FastAgiServer
 from ..agi.run import service_from_env
 from ..ami import Ami, AmiConfig, AmiError
+from ..api import DEFAULT_HTTP_PORT, parse_address
 from ..dialer import CRON_INTERVAL, Dialer, DialerConfig
 from ..journal import Journal
 from ..loop import DialerLoop, sd_notify, watchdog_interval
@@ -179,6 +180,16 @@ def dial(ctx: click.Context, as_json: bool, **options: Any) -> None:
 )
 @click.option("--no-dialer", is_flag=True, help="Only serve FastAGI (cron runs the dialer).")
 @click.option(
+    "--http",
+    "http_address",
+    envvar="QCB_HTTP",
+    default=f"127.0.0.1:{DEFAULT_HTTP_PORT}",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Address of the HTTP API (default: $QCB_HTTP, else loopback only).",
+)
+@click.option("--no-http", is_flag=True, help="No HTTP API.")
+@click.option(
     "--cpu-slots",
     type=click.IntRange(1, 64),
     default=CPU_SLOTS,
@@ -201,6 +212,8 @@ def serve(
     no_dialer: bool,
     cpu_slots: int,
     timings: str | None,
+    http_address: str,
+    no_http: bool,
     **options: Any,
 ) -> None:
     """FastAGI server (agi://LISTEN:PORT/request, /outcome) and the dialer loop, woken by queue events
@@ -227,12 +240,23 @@ def serve(
     stop, wake = threading.Event(), Waker()
     if dialer is not None:
         server.on_request = wake.set
+    try:
+        http = (
+            None
+            if no_http
+            else _start_http(ctx, http_address, fresh_service, dialer, wake, options["ami_url"])
+        )
+    except SystemExit:  # it could not listen: nothing else stays open
+        server.server_close()
+        raise
     died: list[BaseException] = []
 
     def shutdown(*_: Any) -> None:
         stop.set()
         wake.set()
         threading.Thread(target=server.shutdown, daemon=True).start()
+        if http is not None:
+            threading.Thread(target=http.shutdown, daemon=True).start()
 
     def run_dialer() -> None:
         try:
@@ -256,6 +280,8 @@ def serve(
         fail(f"cannot bind the wake socket in {journal_.folder}: {exc.strerror or exc}", 2)
     loop = threading.Thread(target=run_dialer, name="replay" if dialer is None else "dialer", daemon=True)
     loop.start()
+    if http is not None:
+        log.info("HTTP API on http://%s:%d/v1/", *http.server_address[:2])
     log.info(
         "FastAGI on agi://%s:%d, dialer %s, journal %s (wake socket %r)",
         listen,
@@ -272,6 +298,9 @@ def serve(
         wake.set()
         loop.join(timeout=10)
         server.server_close()
+        if http is not None:
+            http.shutdown()
+            http.server_close()
         wake.close()
         log.info(
             "stopped after %d FastAGI call(s); %d slot(s) opened over a stall",
@@ -280,6 +309,37 @@ def serve(
         )
     if died:
         fail(f"the {loop.name} loop died: {type(died[0]).__name__}: {died[0]}", 1)
+
+
+def _start_http(
+    ctx: click.Context,
+    address: str,
+    service: Callable[[], CallbackService],
+    dialer: Dialer | None,
+    wake: Waker,
+    ami_url: str | None,
+) -> http_api.ApiServer:
+    """The HTTP API in a thread of its own. A new request wakes the dialer; a cancel hangs up its call
+    over a fresh AMI connection (the dialer's settings; with --no-dialer, --ami or FreePBX's, read when
+    needed: without them the dialer that runs hangs it up at its next tick)."""
+    try:
+        host, port = parse_address(address)
+    except ValueError as exc:
+        fail(f"--http {exc}", 2)
+    if dialer is not None:
+        connect = dialer.ami_factory
+    else:
+
+        def connect() -> Ami:
+            values = freepbx.settings(service_of(ctx).store)
+            return Ami(AmiConfig.resolve(ami_url, freepbx.ami_config(values)))
+
+    on_created = wake.set if dialer is not None else None
+    try:
+        server, _ = http_api.start((host, port), service, on_created, http_api.ami_hangup(connect))
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port} (HTTP API): {exc.strerror or exc}", 2)
+    return server
 
 
 def _timing_writer(path: str) -> Callable[[float], None]:

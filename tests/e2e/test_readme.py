@@ -155,6 +155,7 @@ def test_the_plain_asterisk_section_as_written(asterisk_root: Path, tmp_path: Pa
         env = {k: v for k, v in os.environ.items() if not k.startswith(("QCB_", "VIRTUAL_ENV", "PYTHON"))}
         env["PATH"] = f"{scratch / 'stubs'}:{scratch / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
         env["QCB_SPOOL"] = str(scratch / "spool")
+        env["QCB_HTTP"] = "127.0.0.1:0"  # serve's HTTP API on a free port: test runs side by side
         shell = Shell(checkout, env, scratch / "shell")
         handled = 0
         outputs: list[str] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -36,7 +37,7 @@ class ServeProcess:
     def start(self, ready: bool = True) -> ServeProcess:
         self.spool.mkdir(parents=True, exist_ok=True)
         cmd = [*self.python, "--dsn", self.dsn, "serve", "--port", "0", "--spool", str(self.spool)]
-        cmd += self.args
+        cmd += ["--http", "127.0.0.1:0", *self.args]  # a later --http (or --no-http) in args wins
         self.process = subprocess.Popen(
             cmd, cwd=PROJECT_ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=self.log.open("wb")
         )
@@ -56,6 +57,12 @@ class ServeProcess:
 
     def read(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def http_url(self) -> str:
+        """The base URL of this serve's HTTP API, from its log."""
+        match = re.search(r"HTTP API on (http://[^/\s]+)/", self.text())
+        assert match, self.read()
+        return match.group(1)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the CLI on the same database and journal folder (so it can wake this serve)."""
