@@ -4,6 +4,7 @@ when serve restarts between the request and the attempt) and carries its mark on
 from __future__ import annotations
 
 import csv
+import subprocess
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -15,8 +16,9 @@ from freepbx_callback.journal import Journal
 from freepbx_callback.models import Status
 from freepbx_callback.service import CallbackService
 from freepbx_callback.store import Store
-from tests.testbed.asterisk import NOLOAD_MODULES, AsteriskInstance
+from tests.testbed.asterisk import NOLOAD_MODULES, PROJECT_ROOT, AsteriskInstance
 from tests.testbed.callbacks import CallbackBed
+from tests.testbed.serve import CLI
 from tests.testbed.sipp import Uas
 from tests.testbed.wait import wait_for
 
@@ -137,3 +139,25 @@ def test_a_queue_log_that_asterisk_refuses_never_holds_up_a_callback(
         assert done.status is Status.DONE, done
         assert dialer.tick().ami_down == ""
     assert callback_lines(bed) == []
+
+
+def test_dial_writes_the_queue_log_unless_switched_off(
+    asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    """The cron tick writes the lines too; ``--no-queue-log`` leaves the events waiting (none lost)."""
+    bed = asterisk(queues="[400]\nstrategy = ringall\nmember => PJSIP/agent\n")  # no agent reachable
+    service.set_queue("400", enabled=True, did="5551000")
+    request = service.request("400", "2015551234", uniqueid=CALLER_UNIQUEID).request
+    assert request is not None
+
+    def dial(*flags: str) -> None:
+        cmd = [*CLI, "--dsn", dsn.url(), "dial", "--ami", bed.ami_dsn, "--spool", str(tmp_path), *flags]
+        result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    dial("--no-queue-log")
+    assert [row.event for row in service.queue_log_pending()] == ["requested"]
+    dial()
+    wait_for(lambda: len(callback_lines(bed)) == 1, 10, message="the request's line")
+    assert service.queue_log_pending() == []
+    assert [row[4] for row in callback_lines(bed)] == ["CALLBACKREQUEST"]
