@@ -45,3 +45,17 @@ def test_events_come_oldest_first_with_the_attempts(service: CallbackService) ->
         (attempt.request_id, "claimed"),
     ]
     assert [a.attempt_no for a in rows[2].attempt_list] == [1]
+
+
+def test_the_upgrade_does_not_write_history(store: Store, service: CallbackService) -> None:
+    """A database from before schema 16 (no queue_log column) with a request: after ``db migrate`` its
+    events are not waiting for the queue_log, the next request's are."""
+    service.set_queue("400", enabled=True)
+    old = service.request("400", "2015551234").request
+    store._run("ALTER TABLE qcb_events DROP INDEX ix_event_queue_log, DROP COLUMN queue_log")
+    store._run("DELETE FROM qcb_schema WHERE version = 16")
+    assert store.migrate(service.clock()) == [16]
+    assert service.queue_log_pending() == []
+    new = service.request("400", "2015551235").request
+    assert old is not None and new is not None
+    assert [(r.request_id, r.event) for r in service.queue_log_pending()] == [(new.id, "requested")]

@@ -148,16 +148,24 @@ def test_dial_writes_the_queue_log_unless_switched_off(
     bed = asterisk(queues="[400]\nstrategy = ringall\nmember => PJSIP/agent\n")  # no agent reachable
     service.set_queue("400", enabled=True, did="5551000")
     request = service.request("400", "2015551234", uniqueid=CALLER_UNIQUEID).request
-    assert request is not None
+    late = service.request("400", "2015551299").request
+    assert request is not None and late is not None
+    service.store.update_request(late.id, None, expires_at=service.clock() - timedelta(minutes=1))
 
     def dial(*flags: str) -> None:
         cmd = [*CLI, "--dsn", dsn.url(), "dial", "--ami", bed.ami_dsn, "--spool", str(tmp_path), *flags]
         result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stdout + result.stderr
 
-    dial("--no-queue-log")
-    assert [row.event for row in service.queue_log_pending()] == ["requested"]
+    dial("--no-queue-log")  # expires the late one
+    assert [row.event for row in service.queue_log_pending()] == ["requested", "requested", "expired"]
     dial()
-    wait_for(lambda: len(callback_lines(bed)) == 1, 10, message="the request's line")
+    wait_for(lambda: len(callback_lines(bed)) == 3, 10, message="the three lines")
     assert service.queue_log_pending() == []
-    assert [row[4] for row in callback_lines(bed)] == ["CALLBACKREQUEST"]
+    lines = callback_lines(bed)
+    assert [(row[1], row[4]) for row in lines] == [
+        (CALLER_UNIQUEID, "CALLBACKREQUEST"),
+        (f"qcb-{late.id}", "CALLBACKREQUEST"),
+        (f"qcb-{late.id}", "CALLBACKEXPIRED"),
+    ]
+    assert lines[2][5:] == [str(late.id), "2015551299", "0", "not dialled within the window"]
