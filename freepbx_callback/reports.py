@@ -26,7 +26,7 @@ import re
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 # Our event rows (qcb_events.event) that make a queue_log line, and the line's event name.
@@ -108,8 +108,6 @@ def connected_at(attempt: LoggedAttempt) -> datetime | None:
     """When the customer was connected: the attempt's end less its talk time."""
     if attempt.ended_at is None or attempt.talk_seconds is None:
         return None
-    from datetime import timedelta
-
     return attempt.ended_at - timedelta(seconds=attempt.talk_seconds)
 
 
