@@ -312,6 +312,21 @@ class Ami:
             raise OriginateRefused(f"Originate refused: {reply.get('Message', reply)}")
         return reply
 
+    def queue_log(self, queue: str, event: str, uniqueid: str, interface: str, message: str) -> None:
+        """Have Asterisk write one line to its queue_log (``QueueLog``; write permission ``agent``)."""
+        reply = self.action(
+            [
+                ("Action", "QueueLog"),
+                ("Queue", queue),
+                ("Event", event),
+                ("Uniqueid", uniqueid),
+                ("Interface", interface),
+                ("Message", message),
+            ]
+        )[0]
+        if reply.get("Response") != "Success":
+            raise AmiError(f"QueueLog {event} refused: {reply.get('Message', reply)}")
+
     def _queue_action(self, name: str, queue: str) -> list[Message]:
         """A queue listing; AmiUnavailable when Asterisk cannot list queues at all (app_queue not loaded:
         Asterisk starting, reloading modules or shutting down), which is not an unknown queue."""

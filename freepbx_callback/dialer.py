@@ -41,6 +41,7 @@ class DialerConfig:
     lease: int = 120
     priority: int = 10
     caller_name: str = "Callback"
+    queue_log: bool = True  # write callback events to Asterisk's queue_log (see queue_log.py)
 
     def settle(self, mode: Mode) -> int:
         """How long a fresh claim counts as in flight without being seen in the queue: agent-first
@@ -64,6 +65,7 @@ class TickReport:
     lost: list[int] = field(default_factory=list)  # claimed, but Originate failed: given back, not counted
     unknown: list[int] = field(default_factory=list)  # Originate sent, no answer: left to recovery
     hung_up: list[int] = field(default_factory=list)  # cancelled requests whose call this tick ended
+    logged: int = 0  # queue_log lines written
     ami_down: str = ""
 
     def summary(self) -> str:
@@ -78,9 +80,17 @@ class TickReport:
             parts.append(f"journal {self.replayed}")
         if any(self.recovered.values()):
             parts.append(f"recovered {self.recovered}")
+        if self.logged:
+            parts.append(f"queue_log lines {self.logged}")
         if self.ami_down:
             parts.append(f"AMI down: {self.ami_down}")
         return ", ".join(parts)
+
+
+def cdr_mark(request_id: int) -> str:
+    """The accountcode of every leg of a callback (Originate's Account; the agent's and the customer's
+    channels inherit it), so CDR reports can tell callbacks apart: ``qcb:<request id>``."""
+    return f"qcb:{request_id}"
 
 
 def waiting_ids(callers: list[Message]) -> list[str]:
@@ -178,6 +188,8 @@ class Dialer:
                     continue
                 if ami is not None:
                     self._release(ami, settings, report)
+            if ami is not None and self.config.queue_log:
+                report.logged = self._queue_log(ami)  # after the calls: it never holds one up
         except AmiUnavailable as exc:
             report.ami_down = str(exc)
         finally:
@@ -197,6 +209,18 @@ class Dialer:
         except AmiError as exc:
             log.warning("recovery postponed: %s", exc)
             return {}
+
+    def _queue_log(self, ami: Ami) -> int:
+        """Write the waiting events to Asterisk's queue_log; a failure costs lines, never the tick."""
+        from .queue_log import write_queue_log
+
+        try:
+            return write_queue_log(self.service, ami)
+        except AmiUnavailable:
+            raise
+        except (AmiError, StoreError) as exc:
+            log.warning("queue_log not written: %s", exc)
+            return 0
 
     def _end_cancelled(self, ami: Ami) -> list[int]:
         """The safety net of ``request cancel``: hang up calls of cancelled requests still under way."""
@@ -298,6 +322,7 @@ class Dialer:
             channel_id=attempt.channel_id or "",
             timeout_ms=timeout,
             caller_id=f'"{self.config.caller_name}" <{number}>',
+            account=cdr_mark(request.id),
         )
 
     # --- heartbeats (doctor: is a dialer running, can it log in to AMI) -----------------------------

@@ -313,6 +313,19 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        16,
+        "events: written to Asterisk's queue_log yet (0: waiting for the writer; history is not written)",
+        [
+            "ALTER TABLE qcb_events ADD COLUMN IF NOT EXISTS queue_log TINYINT(1) NOT NULL DEFAULT 0",
+            # Every row there now is history (also where FreePBX's table step added the column first).
+            "UPDATE qcb_events SET queue_log = 1 WHERE queue_log = 0",
+            "CREATE INDEX IF NOT EXISTS ix_event_queue_log ON qcb_events (queue_log)",
+        ],
+    )
+)
+
 VERSIONS = sorted(version for version, _, _ in MIGRATIONS)
 LATEST = VERSIONS[-1]
 

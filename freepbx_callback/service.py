@@ -14,6 +14,7 @@ from . import numbers, policy
 from .dialing import DialingService, NotFound
 from .models import Attempt, Heartbeat, Mode, NodeStatus, QueueSettings, Request, Stats, Status
 from .records import Factory, fields, record
+from .service_reports import ReportsService
 from .store import DuplicateCall, DuplicateOpenRequest, LostRace, Store
 
 TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
@@ -78,7 +79,7 @@ def _rendered(settings: QueueSettings | None) -> str | None:
     return out.extensions + out.queues_conf
 
 
-class CallbackService(DialingService):
+class CallbackService(DialingService, ReportsService):
     def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow) -> None:
         self.store, self.clock = store, clock
 

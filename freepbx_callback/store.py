@@ -21,6 +21,7 @@ from .config import Dsn
 from .models import Mode, QueueSettings, Request, Status
 from .schema import ENSURE, LATEST, MIGRATIONS, REQUEST_COLUMNS, SCHEMA_TABLE
 from .store_dialing import DialingStore
+from .store_reports import ReportsStore
 
 TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def _unavailable(dsn: Dsn, exc: MySQLdb.Error) -> StoreUnavailable:
     return StoreUnavailable(f"cannot use database {dsn.describe()}: {text} ({code})")
 
 
-class Store(DialingStore):
+class Store(DialingStore, ReportsStore):
     """The repository; the dialer's queries (claims, attempts, recovery, heartbeats) are in
     :class:`~freepbx_callback.store_dialing.DialingStore`."""
 

@@ -26,8 +26,17 @@ from .base import DURATION, Context, Group, cli, emit, fail, json_option, servic
 @json_option
 @click.pass_context
 def stats(ctx: click.Context, since: int | None, as_json: bool) -> None:
-    """Requests by status and the median time to callback."""
-    result = service_of(ctx).stats(since)
+    """Requests by status and the median time to callback; per queue and (UTC) day of the request:
+    accepted, answered, failed, expired, and the median and 90th percentile seconds from the request to
+    the customer connected."""
+    from ..reports import OFFERED_UNKNOWN
+
+    service = service_of(ctx)
+    result = service.stats(since)
+    days = service.daily_stats(since)
+    data = result.to_dict()
+    data["by_queue_and_day"] = [day.to_dict() for day in days]
+    data["notes"] = [OFFERED_UNKNOWN]
 
     def text() -> None:
         table(
@@ -36,8 +45,20 @@ def stats(ctx: click.Context, since: int | None, as_json: bool) -> None:
         )
         median = result.median_seconds_to_callback
         click.echo(f"median time to callback: {'-' if median is None else f'{median:.1f} s'}")
+        if days:
+            click.echo("")
+            table(
+                ["queue", "day", "accepted", "answered", "failed", "expired", "median s", "p90 s"],
+                [
+                    [d.queue, d.day, d.accepted, d.answered, d.failed, d.expired]
+                    + [d.median_seconds if d.median_seconds is not None else "-"]
+                    + [d.p90_seconds if d.p90_seconds is not None else "-"]
+                    for d in days
+                ],
+            )
+            click.echo(OFFERED_UNKNOWN)
 
-    emit(result.to_dict(), as_json, text)
+    emit(data, as_json, text)
 
 
 @cli.command()

@@ -75,6 +75,14 @@ def dialer_options(func: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Seconds a claim stays ours without a live call before it is given back.",
         ),
+        click.option(
+            "--queue-log/--no-queue-log",
+            envvar="QCB_QUEUE_LOG",
+            default=True,
+            show_default=True,
+            help="Write callback events to Asterisk's queue_log (AMI QueueLog; the manager user needs write "
+            "agent). Off: the events wait until a dialer with it on writes them.",
+        ),
         spool_option,
     ]
     for option in reversed(options):
@@ -90,6 +98,7 @@ def make_dialer(
     agent_timeout: int,
     ring_timeout: int,
     lease: int,
+    queue_log: bool,
     spool: Path | None,
 ) -> Dialer:
     context = ctx.find_object(Context)
@@ -104,6 +113,7 @@ def make_dialer(
         "agent_timeout": agent_timeout,
         "ring_timeout": ring_timeout,
         "lease": lease,
+        "queue_log": queue_log,
     }
     config = DialerConfig(**settings, **({"node": node} if node else {}))
     config.dial_string("0")  # refuse a bad template before anything is claimed
