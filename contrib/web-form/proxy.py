@@ -47,14 +47,14 @@ class Proxy(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         found = FILES.get(self.path.split("?")[0])
         if found is None:
-            self._send(404, b"not found\n", "text/plain")
+            self._json(404, {"error": {"code": "not_found", "message": "no such page"}})
             return
         name, content_type = found
         self._send(200, (HERE / name).read_bytes(), content_type)
 
     def do_POST(self) -> None:  # noqa: N802
         if self.path.split("?")[0] != "/callback":
-            self._send(404, b"not found\n", "text/plain")
+            self._json(404, {"error": {"code": "not_found", "message": "no such page"}})
             return
         length = int(self.headers.get("Content-Length") or 0)
         if not 0 < length <= MAX_BODY:

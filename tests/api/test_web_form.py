@@ -89,3 +89,22 @@ def test_the_form_through_its_proxy(db_dsn: str, service: CallbackService, tmp_p
         print(f"\nscreenshot of the filled form and its answer: {shot}")
     log = serve.read()
     assert "Traceback" not in log, log
+
+
+def test_the_proxy_forwards_only_its_queues_and_says_when_the_api_is_down(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens there once closed
+    with FormProxy(down, "qcb_secret", tmp_path / "proxy.log", queues="400") as proxy:
+        post = f"{proxy.url}callback"
+        status, answer, _ = http(post, "POST", {"queue": "401", "number": "2015550123"})
+        assert (status, answer["error"]["code"]) == (403, "queue_forbidden")
+        status, answer, _ = http(post, "POST", {"queue": "400", "number": "2015550123"})
+        assert (status, answer["error"]["code"]) == (502, "api_unreachable")
+        assert http(post, "POST", b"{not json")[0] == 400
+        assert http(f"{proxy.url}proxy.py")[0] == 404  # only the form's own files are served
+        with urllib.request.urlopen(proxy.url, timeout=10) as page:
+            assert b'class="qcb-form"' in page.read()
