@@ -16,11 +16,11 @@ import hmac
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from .api import ApiError
 from .store import StoreError
-from .store_metrics import attempt_counts, request_counts
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -65,6 +65,10 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+def _help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
 def _number(value: float) -> str:
     if value == float("inf"):
         return "+Inf"
@@ -88,7 +92,7 @@ class Exposition:
     def family(
         self, name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]
     ) -> None:
-        self.lines.append(f"# HELP {name} {help_text.replace(chr(92), chr(92) * 2).replace(chr(10), ' ')}")
+        self.lines.append(f"# HELP {name} {_help(help_text)}")
         self.lines.append(f"# TYPE {name} {kind}")
         for labels, value in samples:
             self.lines.append(f"{name}{_labels(labels)} {_number(value)}")
@@ -96,7 +100,7 @@ class Exposition:
     def histogram(
         self, name: str, help_text: str, bounds: Iterable[float], counts: list[int], total: int, sum_: float
     ) -> None:
-        self.lines.append(f"# HELP {name} {help_text}")
+        self.lines.append(f"# HELP {name} {_help(help_text)}")
         self.lines.append(f"# TYPE {name} histogram")
         for bound, count in zip(bounds, counts, strict=True):
             self.lines.append(f'{name}_bucket{{le="{_number(bound)}"}} {count}')
@@ -111,20 +115,17 @@ class Exposition:
 # --- the scrape -----------------------------------------------------------------------------------------
 
 
+@dataclass
 class Sources:
-    """Where a scrape reads from; any may be missing (``serve --no-dialer`` has no ticks)."""
+    """Where a scrape reads from; any but the first three may be missing (``serve --no-http`` has no
+    answers to count)."""
 
-    def __init__(
-        self,
-        metrics: Metrics,
-        checkout: Callable[[], Any],
-        give_back: Callable[[Any, bool], None],
-        journal: Any = None,
-        fastagi_calls: Callable[[], int] | None = None,
-        http_responses: Callable[[], dict[int, int]] | None = None,
-    ) -> None:
-        self.metrics, self.checkout, self.give_back = metrics, checkout, give_back
-        self.journal, self.fastagi_calls, self.http_responses = journal, fastagi_calls, http_responses
+    metrics: Metrics
+    checkout: Callable[[], Any]  # a CallbackService (its store), given back after the two queries
+    give_back: Callable[[Any, bool], None]
+    journal: Any = None  # a Journal
+    fastagi_calls: Callable[[], int] | None = None
+    http_responses: Callable[[], dict[int, int]] | None = None
 
 
 def render(sources: Sources) -> bytes:
@@ -139,7 +140,7 @@ def render(sources: Sources) -> bytes:
     if svc is not None:
         clean = False
         try:
-            requests, attempts = request_counts(svc.store), attempt_counts(svc.store)
+            requests, attempts = svc.store.request_counts(), svc.store.attempt_counts()
             clean = True
         except StoreError as exc:
             log.warning("metrics: database query failed: %s", exc)
