@@ -80,7 +80,9 @@
     function answer(status, data, retryAfter, body) {
       var error = (data && data.error) || {};
       if (status === 201) {
-        var when = body.at ? " at " + new Date(body.at).toLocaleString() : " as soon as possible";
+        // a time asked for may move into the queue's opening hours: say the one the API stored
+        var at = body.at && (data.next_attempt_at || body.at);
+        var when = at ? " at " + new Date(at).toLocaleString() : " as soon as possible";
         say("created", "Thank you! We will call you back" + when + ".");
       } else if (status === 409 && error.code === "duplicate") {
         say("duplicate", "We already have your request and will call you back soon.");

@@ -81,7 +81,7 @@ def test_the_form_through_its_proxy(db_dsn: str, service: CallbackService, tmp_p
                 )
                 visitor.fill("2015550150", name="Bob", at=local.strftime("%Y-%m-%dT%H:%M"))
                 kind, message = visitor.submit()
-                assert kind == "created" and "call you back at" in message, message
+                assert kind == "created" and "call you back at" in message and "10:00" in message, message
                 [scheduled] = [r for r in service.list() if r.number.endswith("2015550150")]
                 assert scheduled.next_attempt_at.replace(tzinfo=UTC) == local.astimezone(UTC)
         finally:
