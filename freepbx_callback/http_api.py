@@ -2,7 +2,7 @@
 
 Thin: a route table (method, path template, handler), JSON in and out, errors as
 ``{"error": {"code", "message"}}``. The work is in :mod:`.api_service`. Another route (``GET /metrics``)
-is one :meth:`ApiServer.add_route` away.
+is added with :meth:`ApiServer.add_route` (:mod:`.metrics`).
 """
 
 from __future__ import annotations
@@ -124,11 +124,16 @@ class ApiServer(ThreadingHTTPServer):
         self._idle: list[CallbackService] = []
         self._purged = 0.0
         self.requests = 0
+        self.responses: dict[int, int] = {}  # answers by status code (GET /metrics)
         self.slots = threading.BoundedSemaphore(SLOTS)
         super().__init__(address, _Handler)
 
     def add_route(self, method: str, template: str, handler: Handler, auth: bool = True) -> None:
         self.routes.append(Route(method, template, handler, auth, _regex(template)))
+
+    def response_counts(self) -> dict[int, int]:
+        with self._lock:
+            return dict(self.responses)
 
     def find(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
         """(the route, its path parameters, the methods the path allows)."""
@@ -262,6 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(method, status, data, headers)
         with self.server._lock:
             self.server.requests += 1
+            self.server.responses[status] = self.server.responses.get(status, 0) + 1
         log.info("HTTP %s %s %d %.1f ms", method, path, status, (time.perf_counter() - started) * 1000)
 
     def _body(self) -> bytes:

@@ -22,6 +22,7 @@ import select
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from .ami import Ami, AmiError, AmiUnavailable, Message
@@ -106,6 +107,9 @@ class DialerLoop:
         self.last_error = ""
         self.watchdog = watchdog_interval()
         self.healthy = threading.Event()  # set while ticks succeed
+        # Observers (serve's GET /metrics): each tick's duration in seconds, each AMI error by kind.
+        self.on_tick: Callable[[float], None] | None = None
+        self.on_ami_error: Callable[[str], None] | None = None
 
     # --- the loop ------------------------------------------------------------------------------------
 
@@ -129,6 +133,7 @@ class DialerLoop:
                         backoff, ami_error, asked = 1.0, "", True  # catch up on what was missed
                     except AmiError as exc:
                         ami_error = str(exc) or type(exc).__name__
+                        self._observe_ami_error("connect")
                         log.warning("AMI unavailable (retry in %.0f s): %s", backoff, exc)
                         retry_at = now + backoff
                         backoff = min(backoff * 2, 60.0)
@@ -151,6 +156,8 @@ class DialerLoop:
                         spent = (ami.sent - before) if ami is not None else 0
                         next_poll = last_tick + max(self.poll, spent / self.action_rate)
                         due_at = self._next_due()
+                        if report.ami_down:
+                            self._observe_ami_error("tick")
                         if report.ami_down and ami is not None:
                             ami.close()
                             ami, ami_error = None, report.ami_down
@@ -181,6 +188,7 @@ class DialerLoop:
                     ami.events.extend(e for e in events if e.get("Event") in EVIDENCE_EVENTS)
                     del ami.events[: -ami.max_events]
                 if events is None:  # the connection dropped: make a new one, then tick
+                    self._observe_ami_error("lost")
                     if ami is not None:
                         ami.close()
                     ami, ami_error, asked = None, "AMI connection lost", True
@@ -206,6 +214,7 @@ class DialerLoop:
     def _tick(self, ami: Ami | None) -> TickReport | None:
         """One tick; None when it failed. Database errors are expected (the database comes back);
         anything else is logged with its traceback and the loop goes on."""
+        started = time.perf_counter()
         try:
             # Without AMI the tick still replays the journal and expires (it tries AMI once itself).
             report = self.dialer.tick(ami)
@@ -219,11 +228,18 @@ class DialerLoop:
             log.exception("dialer tick failed")
             self.dialer.drop_service()
             return self._failed(f"{type(exc).__name__}: {exc}", healthy=False)
+        finally:
+            if self.on_tick is not None:
+                self.on_tick(time.perf_counter() - started)
         if report.dialled or report.expired or report.lost or report.hung_up:
             log.info("tick: %s", report.summary())
         self.failures, self.last_error = 0, ""
         self.healthy.set()
         return report
+
+    def _observe_ami_error(self, kind: str) -> None:
+        if self.on_ami_error is not None:
+            self.on_ami_error(kind)
 
     def _failed(self, error: str, healthy: bool) -> None:
         self.failures += 1

@@ -99,6 +99,24 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {"200": {"description": "OpenAPI 3 document"}},
             }
         },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics (text format 0.0.4)",
+                "description": "Requests by status and queue, attempts by outcome (database totals), "
+                "dialer tick durations, AMI errors, the journal backlog, FastAGI calls and HTTP answers by "
+                "code. No token unless serve runs with --metrics-token; then that token as a bearer token "
+                "(not an API key).",
+                "security": [{}, {"metricsToken": []}],
+                "responses": {
+                    "200": {
+                        "description": "The metrics",
+                        "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}},
+                    },
+                    "401": {"description": "serve has a metrics token and it was not given"},
+                },
+            }
+        },
     },
     "components": {
         "securitySchemes": {
@@ -106,7 +124,12 @@ DOCUMENT: dict[str, Any] = {
                 "type": "http",
                 "scheme": "bearer",
                 "description": "A token from `freepbx-callback apikey add NAME`",
-            }
+            },
+            "metricsToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "serve's --metrics-token ($QCB_METRICS_TOKEN), for GET /metrics only",
+            },
         },
         "schemas": {
             "NewCallback": {

@@ -21,6 +21,7 @@ from .config import Dsn
 from .models import Mode, QueueSettings, Request, Status
 from .schema import ENSURE, LATEST, MIGRATIONS, REQUEST_COLUMNS, SCHEMA_TABLE
 from .store_dialing import DialingStore
+from .store_metrics import MetricsStore
 from .store_reports import ReportsStore
 
 TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path does not need it
@@ -76,7 +77,7 @@ def _unavailable(dsn: Dsn, exc: MySQLdb.Error) -> StoreUnavailable:
     return StoreUnavailable(f"cannot use database {dsn.describe()}: {text} ({code})")
 
 
-class Store(DialingStore, ReportsStore):
+class Store(DialingStore, ReportsStore, MetricsStore):
     """The repository; the dialer's queries (claims, attempts, recovery, heartbeats) are in
     :class:`~freepbx_callback.store_dialing.DialingStore`."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .. import freepbx, http_api
+from .. import freepbx, http_api, metrics
 from ..agi.fastagi import CPU_SLOTS, DEFAULT_PORT, FastAgiServer
 from ..agi.run import service_from_env
 from ..ami import Ami, AmiConfig, AmiError
@@ -200,6 +200,12 @@ def dial(ctx: click.Context, as_json: bool, **options: Any) -> None:
 )
 @click.option("--no-http", is_flag=True, help="No HTTP API.")
 @click.option(
+    "--metrics-token",
+    envvar="QCB_METRICS_TOKEN",
+    metavar="TOKEN",
+    help="GET /metrics asks for this bearer token (default: $QCB_METRICS_TOKEN, else none).",
+)
+@click.option(
     "--cpu-slots",
     type=click.IntRange(1, 64),
     default=CPU_SLOTS,
@@ -224,6 +230,7 @@ def serve(
     timings: str | None,
     http_address: str,
     no_http: bool,
+    metrics_token: str | None,
     **options: Any,
 ) -> None:
     """FastAGI server (agi://LISTEN:PORT/request, /outcome) and the dialer loop, woken by queue events
@@ -259,6 +266,9 @@ def serve(
     except SystemExit:  # it could not listen: nothing else stays open
         server.server_close()
         raise
+    figures = metrics.Metrics()
+    if http is not None:
+        metrics.install(http, figures, journal_, server, metrics_token)
     died: list[BaseException] = []
 
     def shutdown(*_: Any) -> None:
@@ -273,7 +283,7 @@ def serve(
             if dialer is None:
                 replay_loop(stop, wake, journal_, fresh_service, poll)
             else:
-                DialerLoop(dialer, poll).run(stop, wake)
+                metrics.observe(DialerLoop(dialer, poll), figures).run(stop, wake)
         except BaseException as exc:
             log.critical(
                 "the %s loop died; stopping serve", "replay" if dialer is None else "dialer", exc_info=True
