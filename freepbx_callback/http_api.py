@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from .api import MAX_BODY, ApiError, check_idempotency_key
 from .api_service import ApiService
 from .openapi import DOCUMENT
+from .pool import ServicePool
 from .service import CallbackService
 from .store import StoreError, StoreUnavailable
 
@@ -121,7 +122,7 @@ class ApiServer(ThreadingHTTPServer):
         for method, template, handler, auth in ROUTES:
             self.add_route(method, template, handler, auth)
         self._lock = threading.Lock()
-        self._idle: list[CallbackService] = []
+        self.pool = ServicePool(service, IDLE_CONNECTIONS)
         self._purged = 0.0
         self.requests = 0
         self.responses: dict[int, int] = {}  # answers by status code (GET /metrics)
@@ -147,27 +148,13 @@ class ApiServer(ThreadingHTTPServer):
             allowed.append(route.method)
         return None, {}, allowed
 
-    # --- database connections (as FastAgiServer keeps them) -----------------------------------------
+    # --- database connections ------------------------------------------------------------------------
 
     def checkout(self) -> CallbackService:
-        while True:
-            with self._lock:
-                svc = self._idle.pop() if self._idle else None
-            if svc is None:
-                return self.service_factory()
-            try:
-                svc.store.conn.ping()
-                return svc
-            except Exception:  # noqa: BLE001 - any failure: this connection is done
-                svc.store.close()
+        return self.pool.checkout()
 
     def give_back(self, svc: CallbackService, clean: bool) -> None:
-        if clean and svc.store.idle():
-            with self._lock:
-                if len(self._idle) < IDLE_CONNECTIONS:
-                    self._idle.append(svc)
-                    return
-        svc.store.close()
+        self.pool.give_back(svc, clean)
 
     def housekeeping(self, api: ApiService) -> None:
         """Now and then: drop ended rate windows and expired idempotent answers."""
@@ -183,10 +170,7 @@ class ApiServer(ThreadingHTTPServer):
 
     def server_close(self) -> None:
         super().server_close()
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for svc in idle:
-            svc.store.close()
+        self.pool.close()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..config import FASTAGI_PORT
 from ..journal import Journal
+from ..pool import ServicePool
 from ..service import CallbackService
 from .outcome import handle_outcome
 from .protocol import AgiError, AgiSession, Hangup, SessionChannel
@@ -167,7 +168,7 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
         self.on_timing: Callable[[float], None] | None = None
         self.calls = 0
         self._lock = threading.Lock()
-        self._idle: list[CallbackService] = []  # database connections of finished calls, newest last
+        self.pool = ServicePool(service, IDLE_CONNECTIONS)
         super().__init__(address, _Handler)
 
     def count(self) -> None:
@@ -175,35 +176,15 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
             self.calls += 1
 
     def checkout(self) -> CallbackService:
-        """A service for one call: a connection a finished call gave back (checked with a ping, so one the
-        server closed meanwhile is replaced), else a new one from the factory."""
-        while True:
-            with self._lock:
-                svc = self._idle.pop() if self._idle else None
-            if svc is None:
-                return self.service_factory()
-            try:
-                svc.store.conn.ping()
-                return svc
-            except Exception:  # noqa: BLE001 - any failure: this connection is done
-                svc.store.close()
+        return self.pool.checkout()
 
     def give_back(self, svc: CallbackService, clean: bool) -> None:
-        """Keep the connection of a call that ended cleanly outside any transaction for the next call."""
-        if clean and svc.store.idle():
-            with self._lock:
-                if len(self._idle) < IDLE_CONNECTIONS:
-                    self._idle.append(svc)
-                    return
-        svc.store.close()
+        self.pool.give_back(svc, clean)
 
     def server_close(self) -> None:
         super().server_close()
         self.gate.close()
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for svc in idle:
-            svc.store.close()
+        self.pool.close()
 
 
 class _Handler(socketserver.StreamRequestHandler):
