@@ -14,6 +14,7 @@ from . import numbers, policy
 from .dialing import DialingService, NotFound
 from .models import Attempt, Heartbeat, Mode, NodeStatus, QueueSettings, Request, Stats, Status
 from .records import Factory, fields, record
+from .service_alerts import AlertsService
 from .service_reports import ReportsService
 from .store import DuplicateCall, DuplicateOpenRequest, LostRace, Store
 
@@ -79,7 +80,7 @@ def _rendered(settings: QueueSettings | None) -> str | None:
     return out.extensions + out.queues_conf
 
 
-class CallbackService(DialingService, ReportsService):
+class CallbackService(DialingService, ReportsService, AlertsService):
     def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow) -> None:
         self.store, self.clock = store, clock
 
@@ -376,6 +377,7 @@ class CallbackService(DialingService, ReportsService):
             late = f", stored {stored_at.isoformat(sep=' ', timespec='seconds')}" if stored_at > now else ""
             chosen = f", {when}" if start > stored_at else ""
             self.store.add_event(request_id, now, "requested", f"{source} {number.dial}{late}{chosen}")
+            self._alert(request_id, "new", stored_at)
             created = self.store.get_request(request_id)
         assert created is not None
         return RequestResult(
