@@ -24,6 +24,7 @@ import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
@@ -216,3 +217,18 @@ def _closed(svc: CallbackService | None) -> None:
     if svc is not None:
         with contextlib.suppress(Exception):  # it is being dropped anyway
             svc.store.close()
+
+
+def test_message(config: MailConfig, to: str) -> EmailMessage:
+    """A test mail (``alert test``): proves the settings before a real alert needs them."""
+    from email.utils import format_datetime
+
+    msg = EmailMessage()
+    msg["Subject"] = "Callback alerts: test message"
+    msg["From"] = config.sender
+    msg["To"] = to
+    msg["Date"] = format_datetime(utcnow().replace(tzinfo=UTC))
+    msg["Message-ID"] = make_msgid("qcb-test", alerts.sender_domain(config.sender))
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(f"Callback alerts reach this address through {config.transport.describe()}.\n")
+    return msg
