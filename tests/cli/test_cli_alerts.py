@@ -34,7 +34,8 @@ def test_queue_set_and_show_alerts(db_dsn: str) -> None:
     text = run(db_dsn, "queue", "show", "400").output
     assert "sales@example.com boss@example.com" in text and "failed expired" in text
     # Bad input: one line, exit 2, nothing changed.
-    for bad in (["--alert-to", "sales"], ["--alert-on", "new,answered"], ["--no-alerts", "--alert-on", "new"]):
+    bad_args = (["--alert-to", "sales"], ["--alert-on", "new,answered"], ["--no-alerts", "--alert-on", "new"])
+    for bad in bad_args:
         result = run(db_dsn, "queue", "set", "400", "--attempts", "5", *bad)
         assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     after = json.loads(run(db_dsn, "queue", "show", "400", "--json").output)
