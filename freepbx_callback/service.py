@@ -174,7 +174,10 @@ class CallbackService(DialingService, ReportsService, AlertsService):
         from .backup import dump
 
         with self.store.transaction():
-            return dump(self.store.list_queues(), self.store.open_requests())
+            data = dump(self.store.list_queues(), self.store.open_requests())
+            for queue in data["queues"]:
+                queue.update(self.alerts_of(queue["queue"]))
+            return data
 
     def restore(self, backup: Backup) -> RestoreReport:
         """Write a checked backup in one transaction: queue settings are upserted; each open request is
@@ -190,6 +193,9 @@ class CallbackService(DialingService, ReportsService, AlertsService):
                 current = self.store.get_queue(settings.queue, lock=True)
                 self.store.save_queue(settings, now)
                 self._dialplan_changed(current, settings)
+                if settings.queue in backup.alerts:
+                    to, on = backup.alerts[settings.queue]
+                    self.store.set_alerts(settings.queue, ",".join(to) or None, ",".join(on))
                 report.queues += 1
             for item in backup.requests:
                 if self.store.get_queue(item.queue) is None:
