@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 KINDS = ("new", "failed", "expired")
-MAX_TRIES = 8  # a mail not delivered after this many tries (about 2 hours of backoff) is given up
+MAX_TRIES = 8  # a mail not delivered after this many tries (about 90 minutes of backoff) is given up
 FIRST_BACKOFF = 60  # seconds before the second try; doubled after each failure ...
 MAX_BACKOFF = 1800  # ... up to this
 LEASE_SECONDS = 120  # a claimed mail whose sender died is tried again after this
