@@ -60,9 +60,9 @@ def decode(stored: str | None) -> tuple[str, ...]:
     return tuple(a for a in (stored or "").split(",") if a)
 
 
-def backoff(tries: int) -> int:
+def backoff(tries: int, first: int = FIRST_BACKOFF) -> int:
     """Seconds to wait after the ``tries``-th failed try: 60, 120, 240 ... at most MAX_BACKOFF."""
-    return min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** max(0, tries - 1))
+    return min(MAX_BACKOFF, first * 2 ** max(0, tries - 1))
 
 
 def permanent(code: int | None) -> bool:
@@ -202,5 +202,5 @@ def sender_domain(sender: str) -> str:
     return domain if at and domain else "localhost"
 
 
-def next_try(now: datetime, tries: int) -> datetime:
-    return now + timedelta(seconds=backoff(tries))
+def next_try(now: datetime, tries: int, first: int = FIRST_BACKOFF) -> datetime:
+    return now + timedelta(seconds=backoff(tries, first))

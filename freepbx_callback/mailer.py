@@ -50,6 +50,7 @@ class MailError(Exception):
 class MailConfig:
     transport: alerts.Transport
     sender: str  # the From header: "Name <address>" or an address
+    first_backoff: int = alerts.FIRST_BACKOFF  # seconds before the second try (doubled after each)
 
     @property
     def envelope_from(self) -> str:
@@ -58,7 +59,9 @@ class MailConfig:
         return parseaddr(self.sender)[1]
 
 
-def resolve(url: str | None, sender: str | None, store: Store | None) -> MailConfig | None:
+def resolve(
+    url: str | None, sender: str | None, store: Store | None, first_backoff: int = alerts.FIRST_BACKOFF
+) -> MailConfig | None:
     """The mail settings: the flags/environment, else FreePBX's; None on plain Asterisk without --smtp
     (alerts then wait in the outbox). AlertError for a bad URL or address."""
     values = store.freepbx_settings(FREEPBX_MAIL_KEYS) if store is not None else {}
@@ -78,7 +81,7 @@ def resolve(url: str | None, sender: str | None, store: Store | None) -> MailCon
             address = f"{user}@{socket.getfqdn() or 'localhost'}"
         name = f"{values['FREEPBX_SYSTEM_IDENT']} Message" if values.get("FREEPBX_SYSTEM_IDENT") else ""
         sender = formataddr((name, address)) if name else address
-    return MailConfig(transport, sender)
+    return MailConfig(transport, sender, first_backoff)
 
 
 def _address(text: str) -> str:
@@ -159,7 +162,9 @@ def send_due(
         try:
             deliver_(config, msg)
         except MailError as exc:
-            gave_up = service.alert_not_sent(alert, node, str(exc), give_up=alerts.permanent(exc.code))
+            gave_up = service.alert_not_sent(
+                alert, node, str(exc), alerts.permanent(exc.code), config.first_backoff
+            )
             counts["failed" if gave_up else "retry"] += 1
             log_ = log.error if gave_up else log.warning
             log_("alert %s (%s, request %s) not sent: %s", alert.id, alert.kind, alert.request_id, exc)

@@ -72,12 +72,14 @@ class AlertsService:
     def alert_sent(self, alert_id: int, node: str) -> None:
         self.store.alert_sent(alert_id, node, self.clock())
 
-    def alert_not_sent(self, alert: Alert, node: str, error: str, give_up: bool = False) -> bool:
+    def alert_not_sent(
+        self, alert: Alert, node: str, error: str, give_up: bool = False, first_backoff: int | None = None
+    ) -> bool:
         """Record a failed try; True when the alert is given up (a permanent error, or MAX_TRIES)."""
-        from .alerts import MAX_TRIES, next_try
+        from .alerts import FIRST_BACKOFF, MAX_TRIES, next_try
 
         done = give_up or alert.tries >= MAX_TRIES
-        retry_at = None if done else next_try(self.clock(), alert.tries)
+        retry_at = None if done else next_try(self.clock(), alert.tries, first_backoff or FIRST_BACKOFF)
         self.store.alert_not_sent(alert.id, node, error, retry_at)
         return done
 

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .. import mailer
-from ..alerts import AlertError, parse_address
+from ..alerts import FIRST_BACKOFF, AlertError, parse_address
 from ..service import CallbackService
 from .base import Group, cli, emit, fail, json_option, service_of, table
 
@@ -34,15 +34,26 @@ def mail_options(func: Callable[..., Any]) -> Callable[..., Any]:
             metavar="ADDR",
             help="From address of alert mail (default: $QCB_MAIL_FROM, else FreePBX's).",
         ),
+        click.option(
+            "--alert-retry",
+            envvar="QCB_ALERT_RETRY",
+            type=click.IntRange(1, 3600),
+            default=FIRST_BACKOFF,
+            show_default=True,
+            metavar="SECONDS",
+            help="Wait before trying a failed alert again; doubled after each failure (at most 30 min).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def mail_config(ctx: click.Context, smtp_url: str | None, mail_from: str | None) -> mailer.MailConfig | None:
+def mail_config(
+    ctx: click.Context, smtp_url: str | None, mail_from: str | None, alert_retry: int = FIRST_BACKOFF
+) -> mailer.MailConfig | None:
     try:
-        return mailer.resolve(smtp_url, mail_from, service_of(ctx).store)
+        return mailer.resolve(smtp_url, mail_from, service_of(ctx).store, alert_retry)
     except AlertError as exc:
         fail(f"mail settings: {exc}", 2)
 
@@ -81,9 +92,9 @@ def alert_list(ctx: click.Context, request_id: int | None, as_json: bool) -> Non
 @alert.command("send")
 @mail_options
 @click.pass_context
-def alert_send(ctx: click.Context, smtp_url: str | None, mail_from: str | None) -> None:
+def alert_send(ctx: click.Context, smtp_url: str | None, mail_from: str | None, alert_retry: int) -> None:
     """Send the alerts that are due now (serve and dial do this on their own)."""
-    config = mail_config(ctx, smtp_url, mail_from)
+    config = mail_config(ctx, smtp_url, mail_from, alert_retry)
     if config is None:
         fail("no mail settings: give --smtp URL or set $QCB_SMTP", 2)
     counts = mailer.send_due(service_of(ctx), config, sender_node(None))
@@ -94,7 +105,9 @@ def alert_send(ctx: click.Context, smtp_url: str | None, mail_from: str | None) 
 @click.argument("address")
 @mail_options
 @click.pass_context
-def alert_test(ctx: click.Context, address: str, smtp_url: str | None, mail_from: str | None) -> None:
+def alert_test(
+    ctx: click.Context, address: str, smtp_url: str | None, mail_from: str | None, alert_retry: int
+) -> None:
     """Send a test mail to ADDRESS now with the mail settings serve would use; exit 1 if it fails."""
     try:
         to = parse_address(address)

@@ -162,13 +162,18 @@ def replay_loop(
 @json_option
 @click.pass_context
 def dial(
-    ctx: click.Context, as_json: bool, smtp_url: str | None, mail_from: str | None, **options: Any
+    ctx: click.Context,
+    as_json: bool,
+    smtp_url: str | None,
+    mail_from: str | None,
+    alert_retry: int,
+    **options: Any,
 ) -> None:
     """One dialer tick (run it from cron every minute): replay, recover, expire, call back, then send
     the alerts that are due. Exits 5 when Asterisk's manager cannot be reached or refuses the login
     (after replaying and expiring what it could), so that cron reports it."""
     dialer = make_dialer(ctx, **options)
-    mail = mail_config(ctx, smtp_url, mail_from)
+    mail = mail_config(ctx, smtp_url, mail_from, alert_retry)
     started = utcnow()
     report = dialer.tick()
     dialer.beat("cron", CRON_INTERVAL, started, report)
@@ -233,6 +238,7 @@ def serve(
     no_http: bool,
     smtp_url: str | None,
     mail_from: str | None,
+    alert_retry: int,
     **options: Any,
 ) -> None:
     """FastAGI server (agi://LISTEN:PORT/request, /outcome) and the dialer loop, woken by queue events
@@ -246,7 +252,7 @@ def serve(
 
     # Without the dialer nothing needs AMI: no manager setting is read or required.
     dialer = None if no_dialer else make_dialer(ctx, **options)
-    mail = mail_config(ctx, smtp_url, mail_from)
+    mail = mail_config(ctx, smtp_url, mail_from, alert_retry)
     if dialer is not None:
         journal_ = dialer.journal
     else:

@@ -54,6 +54,7 @@ def test_addresses_checked_deduplicated_in_order() -> None:
 
 def test_backoff_doubles_up_to_a_cap_and_5xx_is_permanent() -> None:
     assert [alerts.backoff(n) for n in range(1, 8)] == [60, 120, 240, 480, 960, 1800, 1800]
+    assert [alerts.backoff(n, first=5) for n in range(1, 4)] == [5, 10, 20]  # --alert-retry 5
     assert alerts.permanent(550) and alerts.permanent(554)
     assert not alerts.permanent(421) and not alerts.permanent(451) and not alerts.permanent(None)
 
