@@ -488,7 +488,9 @@ class CallbackService(DialingService, ReportsService, AlertsService):
         return self.get(request_id)
 
     def purge(self, older_than: int) -> int:
-        return self.store.purge_closed(self.clock() - timedelta(seconds=older_than))
+        before = self.clock() - timedelta(seconds=older_than)
+        self.store.purge_alerts(before)  # sent or given up that long ago
+        return self.store.purge_closed(before)
 
     def stats(self, since: int | None = None) -> Stats:
         start = self.clock() - timedelta(seconds=since) if since else None

@@ -103,6 +103,10 @@ class AlertsStore:
             ("pending" if retry_at else "failed", retry_at, error[:255], alert_id, node),
         )
 
+    def purge_alerts(self, before: datetime) -> int:
+        sql = "DELETE FROM qcb_alerts WHERE status IN ('sent', 'failed') AND event_at < %s"
+        return int(self._run(sql, (before,)).rowcount)
+
     def alert_rows(self, request_id: int | None = None) -> list[dict[str, Any]]:
         clause, args = ("WHERE request_id = %s", (request_id,)) if request_id is not None else ("", ())
         cur = self._run(

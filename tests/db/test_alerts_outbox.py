@@ -142,3 +142,19 @@ def test_retried_with_backoff_then_given_up(service: CallbackService, clock: Clo
     assert service.alerts()[0]["status"] == "failed"
     health = service.alert_health()
     assert health["failed"] == 1 and health["pending"] == 0 and health["last_error"]
+
+
+def test_purge_forgets_old_finished_alerts_only(service: CallbackService, clock: Clock) -> None:
+    _alerting(service, "new")
+    old = service.request("400", "2015550123").request
+    assert old is not None
+    [alert_id] = service.alerts_due()
+    assert service.claim_alert(alert_id, "n") is not None
+    service.alert_sent(alert_id, "n")
+    service.cancel(old.id)
+    clock.advance(86400 * 31)
+    waiting = service.request("400", "2015550124").request  # not sent yet: kept whatever its age
+    assert waiting is not None
+    clock.advance(86400 * 31)
+    assert service.purge(86400 * 30) == 1
+    assert [r["request_id"] for r in service.alerts()] == [waiting.id]
