@@ -66,7 +66,7 @@ def backoff(tries: int, first: int = FIRST_BACKOFF) -> int:
 
 
 def permanent(code: int | None) -> bool:
-    """An SMTP reply that trying again will not change (5xx: unknown recipient, refused sender...)."""
+    """An SMTP reply that trying again will not change (5xx), e.g. to a recipient: no such user."""
     return code is not None and 500 <= code < 600
 
 

@@ -4,7 +4,8 @@
 the cron ``dial`` runs one pass after its tick. Each alert is claimed with a conditional UPDATE before it
 is sent, so two senders never send one alert twice; a failed try is retried with backoff
 (:func:`freepbx_callback.alerts.backoff`) and given up after :data:`~freepbx_callback.alerts.MAX_TRIES`
-tries, or at once on a permanent (5xx) refusal. ``doctor`` counts the alerts given up.
+tries, or at once when the server refuses the recipients for good (5xx). ``doctor`` counts the alerts
+given up.
 
 Mail settings: ``--smtp URL`` / ``$QCB_SMTP`` and ``--mail-from`` / ``$QCB_MAIL_FROM``. On FreePBX,
 without them: what FreePBX's own mail class does (framework ``BMO/Mail.class.php``): SMTP to the local
@@ -39,11 +40,13 @@ SEND_EVERY = 10.0  # serve's sender looks for due alerts this often
 
 
 class MailError(Exception):
-    """A try that failed; ``code`` is the SMTP reply code when the server answered."""
+    """A try that failed; ``code`` is the SMTP reply code when the server answered; ``permanent`` when
+    the server refused the recipients for good (trying again will not help; a refused login or sender is
+    a setting an admin can fix, and is retried)."""
 
-    def __init__(self, text: str, code: int | None = None) -> None:
+    def __init__(self, text: str, code: int | None = None, permanent: bool = False) -> None:
         super().__init__(text)
-        self.code = code
+        self.code, self.permanent = code, permanent
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,8 @@ def deliver(config: MailConfig, msg: EmailMessage, timeout: float = SMTP_TIMEOUT
             smtp.send_message(msg, from_addr=config.envelope_from, to_addrs=recipients)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
-        raise MailError(f"recipients refused: {exc.recipients}", min(codes) if codes else None) from None
+        code = min(codes) if codes else None
+        raise MailError(f"recipients refused: {exc.recipients}", code, alerts.permanent(code)) from None
     except smtplib.SMTPResponseException as exc:
         error = exc.smtp_error
         text = error.decode(errors="replace") if isinstance(error, bytes) else error
@@ -162,15 +166,13 @@ def send_due(
         try:
             deliver_(config, msg)
         except MailError as exc:
-            gave_up = service.alert_not_sent(
-                alert, node, str(exc), alerts.permanent(exc.code), config.first_backoff
-            )
+            gave_up = service.alert_not_sent(alert, node, str(exc), exc.permanent, config.first_backoff)
             counts["failed" if gave_up else "retry"] += 1
             log_ = log.error if gave_up else log.warning
             log_("alert %s (%s, request %s) not sent: %s", alert.id, alert.kind, alert.request_id, exc)
-            if exc.code is None:
-                break  # the transport is down: the others wait for their next try
-            continue
+            if exc.permanent:
+                continue  # about this message only
+            break  # the server is down or refuses us: the others wait for their next try
         service.alert_sent(alert.id, node)
         counts["sent"] += 1
     return counts

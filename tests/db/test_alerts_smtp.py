@@ -150,3 +150,33 @@ def test_two_senders_at_once_send_each_alert_once(
     assert len(subjects) == 12 and len(set(subjects)) == 12
     assert sum(c["sent"] for c in counts) == 12
     assert {r["status"] for r in service.alerts()} == {"sent"}
+
+
+# aiosmtpd warns about AUTH without TLS: on loopback, in a test, that is the point.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_login_from_the_url(service: CallbackService, clock: Clock) -> None:
+    _alerting(service, "new")
+    service.request("400", "2015550123")
+    service.request("400", "2015550124")
+    server = SmtpServer(login=("alerts@example.com", "s:cret")).start()
+    try:
+        wrong = mailer.MailConfig(
+            alerts.parse_transport(f"smtp://alerts%40example.com:nope@127.0.0.1:{server.port}"),
+            "pbx@example.com",
+        )
+        # A refused login is a setting to fix: retried (and the pass stops), not given up.
+        assert mailer.send_due(service, wrong, "n") == {"sent": 0, "retry": 1, "failed": 0}
+        assert "535" in service.alerts()[0]["last_error"] and server.messages() == []
+        assert [r["tries"] for r in service.alerts()] == [1, 0]
+        right = mailer.MailConfig(
+            alerts.parse_transport(f"smtp://alerts%40example.com:s%3Acret@127.0.0.1:{server.port}"),
+            "pbx@example.com",
+        )
+        clock.advance(alerts.backoff(1))
+        assert mailer.send_due(service, right, "n")["sent"] == 2
+        assert sorted(m["Subject"] for m in server.messages()) == [
+            "Callback requested: 2015550123 (queue 400)",
+            "Callback requested: 2015550124 (queue 400)",
+        ]
+    finally:
+        server.stop()

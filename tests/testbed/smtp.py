@@ -1,7 +1,7 @@
 """A real SMTP server for tests: aiosmtpd on 127.0.0.1 in a thread, keeping every message it accepts.
 
 ``SmtpServer(port)`` may be stopped and started again on the same port (a mail server that goes down
-and comes back)."""
+and comes back); ``SmtpServer(login=(user, password))`` accepts mail only after that AUTH login."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from email.message import Message
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -32,8 +33,9 @@ class _Keep:
 
 
 class SmtpServer:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, login: tuple[str, str] | None = None) -> None:
         self.port = port or free_port()
+        self.login = login
         self.received: list[tuple[list[str], Message]] = []
         self.lock = threading.Lock()
         self._controller: Controller | None = None
@@ -43,7 +45,10 @@ class SmtpServer:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> SmtpServer:
-        self._controller = Controller(_Keep(self), hostname="127.0.0.1", port=self.port)
+        auth: dict[str, Any] = {}
+        if self.login is not None:
+            auth = {"authenticator": self._check, "auth_required": True, "auth_require_tls": False}
+        self._controller = Controller(_Keep(self), hostname="127.0.0.1", port=self.port, **auth)
         self._controller.start()
         return self
 
@@ -51,6 +56,10 @@ class SmtpServer:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+    def _check(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        given = (data.login.decode(), data.password.decode()) if isinstance(data, LoginPassword) else None
+        return AuthResult(success=given == self.login, handled=False)
 
     def messages(self) -> list[Message]:
         with self.lock:
