@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from email import message_from_bytes
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +182,28 @@ def test_login_from_the_url(service: CallbackService, clock: Clock) -> None:
         ]
     finally:
         server.stop()
+
+
+def test_sendmail_transport_hands_the_message_to_the_program(
+    service: CallbackService, tmp_path: Path
+) -> None:
+    """``sendmail:`` runs the MTA's sendmail -t with the message on stdin (here a program that keeps what
+    it was given, where the MTA's would queue it); a failing program is a retried try."""
+    program = tmp_path / "sendmail"
+    program.write_text(
+        f'#!/bin/sh\necho "$@" > {tmp_path}/args\ncat > {tmp_path}/message\nexit ${{QCB_FAKE_EXIT:-0}}\n'
+    )
+    program.chmod(0o755)
+    _alerting(service, "new")
+    service.request("400", "2015550123")
+    config = mailer.MailConfig(alerts.parse_transport(f"sendmail://{program}"), "PBX <pbx@example.com>")
+    assert config.transport.sendmail == str(program)
+    assert mailer.send_due(service, config, "n")["sent"] == 1
+    assert (tmp_path / "args").read_text().split() == ["-t", "-oi", "-f", "pbx@example.com"]
+    msg = message_from_bytes((tmp_path / "message").read_bytes())
+    assert msg["To"] == "sales@example.com, boss@example.com"
+    assert msg["Subject"] == "Callback requested: 2015550123 (queue 400)"
+    program.write_text("#!/bin/sh\necho 'queue full' >&2\nexit 75\n")
+    service.request("400", "2015550124")
+    assert mailer.send_due(service, config, "n") == {"sent": 0, "retry": 1, "failed": 0}
+    assert "exited 75: queue full" in service.alerts()[-1]["last_error"]
