@@ -20,7 +20,7 @@ KINDS = ("new", "failed", "expired")
 MAX_TRIES = 8  # a mail not delivered after this many tries (about 90 minutes of backoff) is given up
 FIRST_BACKOFF = 60  # seconds before the second try; doubled after each failure ...
 MAX_BACKOFF = 1800  # ... up to this
-LEASE_SECONDS = 120  # a claimed mail whose sender died is tried again after this
+LEASE_SECONDS = 300  # a claimed mail whose sender died is tried again after this (> a slow SMTP talk)
 _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
