@@ -1,6 +1,8 @@
 """The backup document: every queue's callback settings and every open request, as one JSON object.
 
 ``{"version": 1, "queues": [<queue show --json>...], "requests": [<request show --json fields>...]}``.
+A queue's alert addresses and kinds (``alert_to``, ``alert_on``) are optional: a backup written before
+they existed restores and leaves them as they are.
 Reading one back checks every value the way the CLI and the request handler do (a backup file is
 input like any other: a number in it reaches a dial string), and refuses the whole file on the first
 bad value, so a restore writes all of it or nothing.
@@ -9,11 +11,11 @@ bad value, so a restore writes all of it or nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import numbers, policy
+from . import alerts, numbers, policy
 from .models import Mode, QueueSettings, Request, Status
 
 VERSION = 1
@@ -52,6 +54,8 @@ class OpenRequest:
 class Backup:
     queues: list[QueueSettings]
     requests: list[OpenRequest]
+    # queue -> (addresses, kinds), for the queues whose entry carries them
+    alerts: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
 
 
 def dump(queues: list[QueueSettings], requests: list[Request]) -> dict[str, Any]:
@@ -114,7 +118,10 @@ QUEUE_TYPES: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "timegroup": (int, True),
     "offer_times": (bool, False),
     "announce_position": (bool, False),
+    "alert_to": (list, False),
+    "alert_on": (list, False),
 }
+ALERT_KEYS = ("alert_to", "alert_on")
 
 
 def parse_queue(where: str, item: Any) -> QueueSettings:
@@ -130,6 +137,8 @@ def parse_queue(where: str, item: Any) -> QueueSettings:
             (_kind(f"{where}.prompts", name, str), _kind(f"{where}.prompts.{name}", rec, str))
             for name, rec in data["prompts"].items()
         )
+    for key in ALERT_KEYS:
+        data.pop(key, None)  # read by parse_alerts
     if "mode" in data:
         try:
             data["mode"] = Mode(data["mode"])
@@ -139,6 +148,18 @@ def parse_queue(where: str, item: Any) -> QueueSettings:
         return policy.validate_settings(QueueSettings(**data))
     except policy.PolicyError as exc:
         raise BackupError(f"{where} ({data['queue']!r}): {exc}") from None
+
+
+def parse_alerts(where: str, item: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """A queue entry's alert addresses and kinds, or None when it carries neither."""
+    if not any(key in item for key in ALERT_KEYS):
+        return None
+    try:
+        to = alerts.parse_addresses([_kind(f"{where}.alert_to[]", a, str) for a in item.get("alert_to", [])])
+        on = alerts.parse_kinds([_kind(f"{where}.alert_on[]", k, str) for k in item.get("alert_on", [])])
+    except alerts.AlertError as exc:
+        raise BackupError(f"{where}: {exc}") from None
+    return to, on
 
 
 REQUEST_REQUIRED = {"queue", "number", "status", "requested_at", "next_attempt_at"}
@@ -237,7 +258,13 @@ def parse(data: Any) -> Backup:
     doc = _keys("backup", data, {"version", "queues", "requests"}, set())
     if doc["version"] != VERSION or isinstance(doc["version"], bool):
         raise BackupError(f"backup version {doc['version']!r}: this freepbx-callback reads version {VERSION}")
-    queues = [parse_queue(f"queues[{i}]", q) for i, q in enumerate(_kind("queues", doc["queues"], list))]
+    items = _kind("queues", doc["queues"], list)
+    queues = [parse_queue(f"queues[{i}]", q) for i, q in enumerate(items)]
+    alert_settings = {
+        q.queue: found
+        for i, (q, item) in enumerate(zip(queues, items, strict=True))
+        if (found := parse_alerts(f"queues[{i}]", item)) is not None
+    }
     names = [q.queue for q in queues]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -245,4 +272,4 @@ def parse(data: Any) -> Backup:
     requests = [
         parse_request(f"requests[{i}]", r) for i, r in enumerate(_kind("requests", doc["requests"], list))
     ]
-    return Backup(queues, requests)
+    return Backup(queues, requests, alert_settings)

@@ -52,6 +52,8 @@ class DialingService:
 
         def request(self, queue: str, raw_number: str | None, **details: Any) -> RequestResult: ...
 
+        def _alert(self, request_id: int, kind: str, at: datetime) -> None: ...
+
     def schedule(self, settings: QueueSettings) -> hours.Schedule:
         """The queue's callback hours: its FreePBX Time Group when it names one (read now, so a change in
         FreePBX applies at once; a group deleted there leaves the queue closed), else its own rules."""
@@ -284,6 +286,8 @@ class DialingService:
             self.store.update_request(request_id, Status.DIALING, **changes)
             detail = f"try {attempt_no}: {decision.reason}" + (f" (agent {agent})" if agent else "")
             self.store.add_event(request_id, now, decision.status.value, detail)
+            if decision.status is Status.FAILED:
+                self._alert(request_id, "failed", now)
         return self.get(request_id)
 
     def _late_outcome(
@@ -399,6 +403,7 @@ class DialingService:
                 )
                 end = policy.deadline(request, settings).isoformat(sep=" ", timespec="seconds")
                 self.store.add_event(request_id, now, "expired", f"window ended {end}")
+                self._alert(request_id, "expired", now)
                 expired.append(request_id)
         return expired
 

@@ -232,3 +232,19 @@ def config_readable(source: str | Path | None, user: str) -> Check:
         f"{verdict.problem}; the agi-bin scripts run as {user} and read it on every call. Fix: {verdict.fix}"
     )
     return Check("config_readable", False, detail, extra)
+
+
+# --- department alerts -------------------------------------------------------------------------------
+
+
+def alerts(counts: dict[str, Any], max_tries: int) -> Check:
+    """The outbox: never a failure (calls do not depend on it), a warning while alerts were given up."""
+    given_up = int(counts.get("failed") or 0)
+    detail = f"{counts.get('sent', 0)} sent, {counts.get('pending', 0)} waiting"
+    extra = {"warning": given_up > 0, "given_up": given_up, "waiting": counts.get("pending", 0)}
+    if given_up:
+        detail = (
+            f"{given_up} alert(s) given up after {max_tries} tries or a permanent refusal "
+            f"(last error: {counts.get('last_error') or 'none'}); {detail}: see `freepbx-callback alert list`"
+        )
+    return Check("alerts", True, detail, extra)

@@ -326,6 +326,41 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        17,
+        "department alerts: per-queue addresses and kinds; an outbox of alert mails",
+        [
+            "ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS alert_to TEXT NULL, "
+            "ADD COLUMN IF NOT EXISTS alert_on VARCHAR(32) NOT NULL DEFAULT ''",
+            # One row per mail, written in the transaction of the change it reports; what the message
+            # says is copied in then (a later attempt or a purge does not change it).
+            """CREATE TABLE IF NOT EXISTS qcb_alerts (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                request_id BIGINT NOT NULL,
+                kind VARCHAR(16) NOT NULL,
+                queue VARCHAR(32) NOT NULL,
+                number VARCHAR(24) NOT NULL,
+                recipients TEXT NOT NULL,
+                timezone VARCHAR(64) NOT NULL DEFAULT 'UTC',
+                requested_at DATETIME(3) NOT NULL,
+                event_at DATETIME(3) NOT NULL,
+                attempts INT NOT NULL DEFAULT 0,
+                last_outcome VARCHAR(64) NULL,
+                status VARCHAR(16) NOT NULL DEFAULT 'pending',
+                tries INT NOT NULL DEFAULT 0,
+                next_try_at DATETIME(3) NOT NULL,
+                claimed_by VARCHAR(64) NULL,
+                lease_until DATETIME(3) NULL,
+                sent_at DATETIME(3) NULL,
+                last_error VARCHAR(255) NULL,
+                KEY ix_alert_due (status, next_try_at),
+                KEY ix_alert_request (request_id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+        ],
+    )
+)
+
 VERSIONS = sorted(version for version, _, _ in MIGRATIONS)
 LATEST = VERSIONS[-1]
 
@@ -369,6 +404,9 @@ ENSURE: list[str] = [
     "MODIFY stopped_at DATETIME(3) NULL",
     "ALTER TABLE qcb_api_keys MODIFY created_at DATETIME(3) NOT NULL, MODIFY revoked_at DATETIME(3) NULL",
     "ALTER TABLE qcb_api_idempotency MODIFY created_at DATETIME(3) NOT NULL",
+    "ALTER TABLE qcb_alerts MODIFY requested_at DATETIME(3) NOT NULL, MODIFY event_at DATETIME(3) NOT NULL, "
+    "MODIFY next_try_at DATETIME(3) NOT NULL, MODIFY lease_until DATETIME(3) NULL, "
+    "MODIFY sent_at DATETIME(3) NULL",
     "ALTER TABLE qcb_attempts ADD CONSTRAINT fk_attempt_request FOREIGN KEY IF NOT EXISTS (request_id) "
     "REFERENCES qcb_requests (id) ON DELETE CASCADE",
     "ALTER TABLE qcb_events ADD CONSTRAINT fk_event_request FOREIGN KEY IF NOT EXISTS (request_id) "

@@ -14,6 +14,7 @@ from . import numbers, policy
 from .dialing import DialingService, NotFound
 from .models import Attempt, Heartbeat, Mode, NodeStatus, QueueSettings, Request, Stats, Status
 from .records import Factory, fields, record
+from .service_alerts import AlertsService
 from .service_reports import ReportsService
 from .store import DuplicateCall, DuplicateOpenRequest, LostRace, Store
 
@@ -79,7 +80,7 @@ def _rendered(settings: QueueSettings | None) -> str | None:
     return out.extensions + out.queues_conf
 
 
-class CallbackService(DialingService, ReportsService):
+class CallbackService(DialingService, ReportsService, AlertsService):
     def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow) -> None:
         self.store, self.clock = store, clock
 
@@ -173,7 +174,10 @@ class CallbackService(DialingService, ReportsService):
         from .backup import dump
 
         with self.store.transaction():
-            return dump(self.store.list_queues(), self.store.open_requests())
+            data = dump(self.store.list_queues(), self.store.open_requests())
+            for queue in data["queues"]:
+                queue.update(self.alerts_of(queue["queue"]))
+            return data
 
     def restore(self, backup: Backup) -> RestoreReport:
         """Write a checked backup in one transaction: queue settings are upserted; each open request is
@@ -189,6 +193,9 @@ class CallbackService(DialingService, ReportsService):
                 current = self.store.get_queue(settings.queue, lock=True)
                 self.store.save_queue(settings, now)
                 self._dialplan_changed(current, settings)
+                if settings.queue in backup.alerts:
+                    to, on = backup.alerts[settings.queue]
+                    self.store.set_alerts(settings.queue, ",".join(to) or None, ",".join(on))
                 report.queues += 1
             for item in backup.requests:
                 if self.store.get_queue(item.queue) is None:
@@ -376,6 +383,7 @@ class CallbackService(DialingService, ReportsService):
             late = f", stored {stored_at.isoformat(sep=' ', timespec='seconds')}" if stored_at > now else ""
             chosen = f", {when}" if start > stored_at else ""
             self.store.add_event(request_id, now, "requested", f"{source} {number.dial}{late}{chosen}")
+            self._alert(request_id, "new", stored_at)
             created = self.store.get_request(request_id)
         assert created is not None
         return RequestResult(
@@ -480,7 +488,9 @@ class CallbackService(DialingService, ReportsService):
         return self.get(request_id)
 
     def purge(self, older_than: int) -> int:
-        return self.store.purge_closed(self.clock() - timedelta(seconds=older_than))
+        before = self.clock() - timedelta(seconds=older_than)
+        self.store.purge_alerts(before)  # sent or given up that long ago
+        return self.store.purge_closed(before)
 
     def stats(self, since: int | None = None) -> Stats:
         start = self.clock() - timedelta(seconds=since) if since else None

@@ -61,6 +61,10 @@ def stats(ctx: click.Context, since: int | None, as_json: bool) -> None:
     emit(data, as_json, text)
 
 
+def _mark(check: health.Check) -> str:
+    return "FAIL" if not check.ok else ("warn" if check.extra.get("warning") else "ok  ")
+
+
 @cli.command()
 @click.option(
     "--spool",
@@ -118,6 +122,10 @@ def doctor(ctx: click.Context, spool: Path | None, asterisk_user: str | None, as
     folder = spool or (freepbx.spool_dir(values) if values.get("ASTSPOOLDIR") else None)
     found, journal_summary = health.journal(Journal(folder))
     checks.append(found)
+    if any(c.check == "daemon" for c in checks):  # the schema is current: the outbox is there
+        from ..alerts import MAX_TRIES
+
+        checks.append(health.alerts(context.service.alert_health(), MAX_TRIES))
     ok = all(c.ok for c in checks)
     report = {
         "ok": ok,
@@ -128,7 +136,7 @@ def doctor(ctx: click.Context, spool: Path | None, asterisk_user: str | None, as
     emit(
         report,
         as_json,
-        lambda: [click.echo(f"{'ok  ' if c.ok else 'FAIL'}  {c.check:<15} {c.detail}") for c in checks],
+        lambda: [click.echo(f"{_mark(c)}  {c.check:<15} {c.detail}") for c in checks],
     )
     sys.exit(0 if ok else 1)
 

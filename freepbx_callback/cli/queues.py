@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..alerts import KINDS, AlertError, parse_addresses, parse_kinds
 from ..models import Mode, QueueSettings
 from .base import DURATION, Group, cli, emit, fail, json_option, service_of, show_mapping, table
 
@@ -76,9 +77,9 @@ def queue_show(ctx: click.Context, queue_name: str, defaults: bool, as_json: boo
     """One queue's settings."""
     if defaults:
         settings, configured = service_of(ctx).queue_or_defaults(queue_name)
-        data = {**settings.to_dict(), "configured": configured}
+        data = {**settings.to_dict(), **service_of(ctx).alerts_of(settings.queue), "configured": configured}
     else:
-        data = service_of(ctx).queue(queue_name).to_dict()
+        data = {**service_of(ctx).queue(queue_name).to_dict(), **service_of(ctx).alerts_of(queue_name)}
     emit(data, as_json, lambda: show_mapping(data))
 
 
@@ -151,6 +152,20 @@ def queue_show(ctx: click.Context, queue_name: str, defaults: bool, as_json: boo
 )
 @click.option("--no-timegroup", is_flag=True, help="No FreePBX Time Group (the --hours rules apply).")
 @click.option("--clear-hours", is_flag=True, help="Remove the --hours rules (with none: always open).")
+@click.option(
+    "--alert-to",
+    "alert_to",
+    multiple=True,
+    metavar="ADDR",
+    help="Department e-mail address for alerts (repeat for more; replaces the queue's addresses).",
+)
+@click.option(
+    "--alert-on",
+    metavar="KINDS",
+    help=f"Which alerts are sent: a comma-separated choice of {', '.join(KINDS)} (default with --alert-to: "
+    "all).",
+)
+@click.option("--no-alerts", is_flag=True, help="Send no alerts for this queue (forgets the addresses).")
 @click.option("--always-open", is_flag=True, help="Remove the callback hours and the Time Group.")
 @json_option
 @click.pass_context
@@ -166,9 +181,19 @@ def queue_set(
     no_timegroup: bool,
     clear_hours: bool,
     always_open: bool,
+    alert_to: tuple[str, ...],
+    alert_on: str | None,
+    no_alerts: bool,
     **options: Any,
 ) -> None:
     """Create or change a queue's callback settings."""
+    if no_alerts and (alert_to or alert_on is not None):
+        fail("--no-alerts: not with --alert-to or --alert-on", 2)
+    try:  # checked before anything is written
+        addresses = () if no_alerts else (parse_addresses(alert_to) if alert_to else None)
+        kinds = () if no_alerts else (parse_kinds(alert_on) if alert_on is not None else None)
+    except AlertError as exc:
+        fail(str(exc), 2)
     changes = {k: v for k, v in options.items() if v is not None and v != ()}
     if always_open and (hours_rules or "timegroup" in changes):
         fail("--always-open: not with --hours or --timegroup", 2)
@@ -196,7 +221,10 @@ def queue_set(
             prompts[name.strip()] = recording.strip()
         changes["prompts"] = tuple((name, rec) for name, rec in prompts.items() if rec)
     settings = service.set_queue(queue_name, **changes)
-    emit(settings.to_dict(), as_json, lambda: show_mapping(settings.to_dict()))
+    if addresses is not None or kinds is not None:
+        service.set_alerts(settings.queue, addresses, kinds)
+    data = {**settings.to_dict(), **service.alerts_of(settings.queue)}
+    emit(data, as_json, lambda: show_mapping(data))
 
 
 @queue.command("time-groups")

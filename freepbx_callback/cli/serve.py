@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .. import freepbx, http_api, metrics
+from .. import freepbx, http_api, mailer, metrics
 from ..agi.fastagi import CPU_SLOTS, DEFAULT_PORT, FastAgiServer
 from ..agi.run import service_from_env
 from ..ami import Ami, AmiConfig, AmiError
@@ -23,6 +23,7 @@ from ..loop import DialerLoop, sd_notify, watchdog_interval
 from ..service import CallbackService, utcnow
 from ..store import StoreUnavailable
 from ..wake import Waker
+from .alerts import mail_config, mail_options, send_once, sender_node
 from .base import Context, Group, cli, emit, fail, json_option, service_of, table
 
 log = logging.getLogger("freepbx_callback")
@@ -157,16 +158,26 @@ def replay_loop(
 
 @cli.command()
 @dialer_options
+@mail_options
 @json_option
 @click.pass_context
-def dial(ctx: click.Context, as_json: bool, **options: Any) -> None:
-    """One dialer tick (run it from cron every minute): replay, recover, expire, call back.
-    Exits 5 when Asterisk's manager cannot be reached or refuses the login (after replaying and
-    expiring what it could), so that cron reports it."""
+def dial(
+    ctx: click.Context,
+    as_json: bool,
+    smtp_url: str | None,
+    mail_from: str | None,
+    alert_retry: int,
+    **options: Any,
+) -> None:
+    """One dialer tick (run it from cron every minute): replay, recover, expire, call back, then send
+    the alerts that are due. Exits 5 when Asterisk's manager cannot be reached or refuses the login
+    (after replaying and expiring what it could), so that cron reports it."""
     dialer = make_dialer(ctx, **options)
+    mail = mail_config(ctx, smtp_url, mail_from, alert_retry)
     started = utcnow()
     report = dialer.tick()
     dialer.beat("cron", CRON_INTERVAL, started, report)
+    send_once(service_of(ctx), mail, dialer.config.node)  # after the calls: mail never holds one up
     emit(report.__dict__, as_json, lambda: click.echo(report.summary()))
     if report.ami_down:
         fail(f"no callback placed: AMI unavailable: {report.ami_down}", AMI_UNAVAILABLE)
@@ -219,6 +230,7 @@ def dial(ctx: click.Context, as_json: bool, **options: Any) -> None:
     help="Append each FastAGI call's handler time (ms, admission to connection closed) to this file.",
 )
 @dialer_options
+@mail_options
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -231,6 +243,9 @@ def serve(
     http_address: str,
     no_http: bool,
     metrics_token: str | None,
+    smtp_url: str | None,
+    mail_from: str | None,
+    alert_retry: int,
     **options: Any,
 ) -> None:
     """FastAGI server (agi://LISTEN:PORT/request, /outcome) and the dialer loop, woken by queue events
@@ -244,6 +259,7 @@ def serve(
 
     # Without the dialer nothing needs AMI: no manager setting is read or required.
     dialer = None if no_dialer else make_dialer(ctx, **options)
+    mail = mail_config(ctx, smtp_url, mail_from, alert_retry)
     if dialer is not None:
         journal_ = dialer.journal
     else:
@@ -300,6 +316,12 @@ def serve(
         fail(f"cannot bind the wake socket in {journal_.folder}: {exc.strerror or exc}", 2)
     loop = threading.Thread(target=run_dialer, name="replay" if dialer is None else "dialer", daemon=True)
     loop.start()
+    if mail is not None:  # a thread of its own: a slow mail server never holds up a tick or a call
+        node = dialer.config.node if dialer is not None else options["node"]
+        mailer.AlertSender(fresh_service, mail, sender_node(node)).start(stop)
+        log.info("alerts by mail through %s from %s", mail.transport.describe(), mail.sender)
+    else:
+        log.info("alerts: no mail settings (--smtp or $QCB_SMTP): alerts wait in the outbox")
     if http is not None:
         log.info("HTTP API on http://%s:%d/v1/", *http.server_address[:2])
     log.info(

@@ -205,6 +205,8 @@ BAD: list[tuple[str, Any, str]] = [
     ("unknown language", lambda d: d["requests"][1].update(language="xx"), "en or ru"),
     # Found only while writing: the queue was written already, and must be rolled back with the rest.
     ("request without its queue", lambda d: d["requests"][1].update(queue="999"), "queue 999"),
+    ("bad alert address", lambda d: d["queues"][0].update(alert_to=["sales"]), "not an e-mail address"),
+    ("bad alert kind", lambda d: d["queues"][0].update(alert_on=["answered"]), "alert kind(s) answered"),
 ]
 
 
@@ -233,3 +235,22 @@ def test_a_malformed_backup_is_exit_2_and_writes_nothing(
 def test_missing_file_is_exit_2(other_db: str, tmp_path: Path) -> None:
     result = run(other_db, "restore", str(tmp_path / "nope.json"))
     assert result.exit_code == 2 and "nope.json" in result.output
+
+
+def test_alert_settings_travel_with_the_backup(db_dsn: str, other_db: str) -> None:
+    ok(db_dsn, "queue", "set", "400", "--enable", "--alert-to", "sales@example.com", "--alert-on", "failed")
+    ok(db_dsn, "queue", "set", "401", "--enable")
+    doc = json.loads(ok(db_dsn, "backup", "--json"))
+    by_queue = {q["queue"]: q for q in doc["queues"]}
+    assert (by_queue["400"]["alert_to"], by_queue["400"]["alert_on"]) == (["sales@example.com"], ["failed"])
+    assert (by_queue["401"]["alert_to"], by_queue["401"]["alert_on"]) == ([], [])
+    ok(other_db, "queue", "set", "401", "--enable", "--alert-to", "old@example.com")
+    ok(other_db, "restore", "-", stdin=json.dumps(doc))
+    shown = json.loads(ok(other_db, "queue", "show", "400", "--json"))
+    assert (shown["alert_to"], shown["alert_on"]) == (["sales@example.com"], ["failed"])
+    assert json.loads(ok(other_db, "queue", "show", "401", "--json"))["alert_to"] == []  # as in the backup
+    # A backup written before alerts existed leaves a queue's alerts as they are.
+    for queue in doc["queues"]:
+        del queue["alert_to"], queue["alert_on"]
+    ok(db_dsn, "restore", "-", stdin=json.dumps(doc))
+    assert json.loads(ok(db_dsn, "queue", "show", "400", "--json"))["alert_to"] == ["sales@example.com"]

@@ -187,7 +187,7 @@ def test_doctor(db_dsn: str) -> None:
     result = run(db_dsn, "doctor", "--json")
     assert result.exit_code == 0
     checks = [c["check"] for c in json.loads(result.output)["checks"]]
-    assert checks == ["config", "database", "schema", "config_readable", "daemon", "journal"]
+    assert checks == ["config", "database", "schema", "config_readable", "daemon", "journal", "alerts"]
 
 
 def test_doctor_reports_an_unmigrated_database(mariadb) -> None:  # type: ignore[no-untyped-def]

@@ -26,10 +26,11 @@ from freepbx_callback.health import Account, file_access
 from freepbx_callback.journal import Entry, Journal, LegEntry
 from freepbx_callback.models import Heartbeat
 from freepbx_callback.service import CallbackService, utcnow
+from tests.conftest import Clock
 from tests.testbed.wait import wait_for
 
 PROJECT = Path(__file__).resolve().parents[2]
-CHECKS = ["config", "database", "schema", "config_readable", "daemon", "journal"]
+CHECKS = ["config", "database", "schema", "config_readable", "daemon", "journal", "alerts"]
 
 
 def doctor(dsn: str | None, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
@@ -326,3 +327,29 @@ def test_text_output_lists_every_check(db_dsn: str, spool: Path) -> None:
     result = CliRunner().invoke(cli, ["--dsn", db_dsn, "doctor", "--spool", str(spool)])
     assert result.exit_code == 0
     assert [line.split()[1] for line in result.output.splitlines()] == CHECKS
+
+
+# --- department alerts --------------------------------------------------------------------------------
+
+
+def test_alerts_given_up_are_a_warning_with_their_count(
+    db_dsn: str, spool: Path, service: CallbackService, clock: Clock
+) -> None:
+    from freepbx_callback import alerts, mailer
+    from tests.testbed.smtp import free_port
+
+    service.set_queue("400", enabled=True)
+    service.set_alerts("400", ("sales@example.com",), ("new",))
+    service.request("400", "2015550124")
+    found = check(doctor(db_dsn, "--spool", str(spool))[1], "alerts")
+    assert found["ok"] and not found["warning"] and found["waiting"] == 1
+    closed = mailer.MailConfig(alerts.parse_transport(f"smtp://127.0.0.1:{free_port()}"), "pbx@example.com")
+    for _ in range(alerts.MAX_TRIES):  # the mail server never answers
+        mailer.send_due(service, closed, "n")
+        clock.advance(alerts.MAX_BACKOFF)
+    code, report = doctor(db_dsn, "--spool", str(spool))
+    found = check(report, "alerts")
+    assert found["ok"] and found["warning"] and found["given_up"] == 1
+    assert "1 alert(s) given up after 8 tries" in found["detail"] and "127.0.0.1" in found["detail"]
+    text = CliRunner().invoke(cli, ["--dsn", db_dsn, "doctor", "--spool", str(spool)]).output
+    assert "warn  alerts" in text
