@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from . import numbers, policy
+from .accept import AcceptService
 from .dialing import DialingService, NotFound
 from .models import Attempt, Heartbeat, Mode, NodeStatus, QueueSettings, Request, Stats, Status
 from .records import Factory, fields, record
@@ -79,7 +80,7 @@ def _rendered(settings: QueueSettings | None) -> str | None:
     return out.extensions + out.queues_conf
 
 
-class CallbackService(DialingService, ReportsService):
+class CallbackService(DialingService, ReportsService, AcceptService):
     def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow) -> None:
         self.store, self.clock = store, clock
 
