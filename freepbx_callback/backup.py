@@ -1,6 +1,8 @@
 """The backup document: every queue's callback settings and every open request, as one JSON object.
 
-``{"version": 1, "queues": [<queue show --json>...], "requests": [<request show --json fields>...]}``.
+``{"version": 1, "queues": [<queue show --json>...], "requests": [<request show --json fields>...]}``;
+a queue's ``agent_accept`` (agent acceptance, kept beside its settings) is optional: without it (a backup
+of an older version) the queue comes back with it off.
 Reading one back checks every value the way the CLI and the request handler do (a backup file is
 input like any other: a number in it reaches a dial string), and refuses the whole file on the first
 bad value, so a restore writes all of it or nothing.
@@ -9,6 +11,7 @@ bad value, so a restore writes all of it or nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,12 +55,15 @@ class OpenRequest:
 class Backup:
     queues: list[QueueSettings]
     requests: list[OpenRequest]
+    accept: frozenset[str] = frozenset()  # the queues with agent acceptance on
 
 
-def dump(queues: list[QueueSettings], requests: list[Request]) -> dict[str, Any]:
+def dump(
+    queues: list[QueueSettings], requests: list[Request], accept: Collection[str] = ()
+) -> dict[str, Any]:
     return {
         "version": VERSION,
-        "queues": [q.to_dict() for q in queues],
+        "queues": [q.to_dict() | {"agent_accept": q.queue in accept} for q in queues],
         "requests": [r.to_dict() for r in requests if r.status.is_open],
     }
 
@@ -114,6 +120,7 @@ QUEUE_TYPES: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "timegroup": (int, True),
     "offer_times": (bool, False),
     "announce_position": (bool, False),
+    "agent_accept": (bool, False),  # not a QueueSettings field: see Backup.accept
 }
 
 
@@ -130,6 +137,7 @@ def parse_queue(where: str, item: Any) -> QueueSettings:
             (_kind(f"{where}.prompts", name, str), _kind(f"{where}.prompts.{name}", rec, str))
             for name, rec in data["prompts"].items()
         )
+    data.pop("agent_accept", None)
     if "mode" in data:
         try:
             data["mode"] = Mode(data["mode"])
@@ -245,4 +253,5 @@ def parse(data: Any) -> Backup:
     requests = [
         parse_request(f"requests[{i}]", r) for i, r in enumerate(_kind("requests", doc["requests"], list))
     ]
-    return Backup(queues, requests)
+    accept = frozenset(q["queue"] for q in doc["queues"] if q.get("agent_accept") is True)
+    return Backup(queues, requests, accept)

@@ -174,7 +174,7 @@ class CallbackService(DialingService, ReportsService, AcceptService):
         from .backup import dump
 
         with self.store.transaction():
-            return dump(self.store.list_queues(), self.store.open_requests())
+            return dump(self.store.list_queues(), self.store.open_requests(), self.store.accept_queues())
 
     def restore(self, backup: Backup) -> RestoreReport:
         """Write a checked backup in one transaction: queue settings are upserted; each open request is
@@ -190,6 +190,7 @@ class CallbackService(DialingService, ReportsService, AcceptService):
                 current = self.store.get_queue(settings.queue, lock=True)
                 self.store.save_queue(settings, now)
                 self._dialplan_changed(current, settings)
+                self.set_agent_accept(settings.queue, settings.queue in backup.accept)
                 report.queues += 1
             for item in backup.requests:
                 if self.store.get_queue(item.queue) is None:
