@@ -122,9 +122,12 @@ class CallbackService(DialingService, ReportsService, AcceptService):
             changes["region"] = str(changes["region"]).upper()
         with self.store.transaction():
             current = self.store.get_queue(policy.validate_queue_name(queue), lock=True)
+            accepting = self.accepting()
             settings = policy.validate_settings((current or QueueSettings(queue=queue)).replace(**changes))
             self.store.save_queue(settings, self.clock())
             self._dialplan_changed(current, settings)
+            if self.accepting() != accepting:  # agent acceptance lines come or go (accept.py)
+                self.store.flag_freepbx_reload()
         return settings
 
     def delete_queue(self, queue: str) -> int:

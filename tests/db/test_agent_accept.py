@@ -70,3 +70,26 @@ def test_a_try_the_agent_did_not_accept_does_not_count_and_is_offered_again(
     service.record_outcome(request.id, 2, Outcome.ANSWERED, talk_seconds=30)
     done = service.get(request.id)
     assert (done.status, done.attempts, done.tries) == (Status.DONE, 1, 2)
+
+
+def test_a_queue_change_that_adds_or_removes_the_acceptance_lines_raises_apply_config(
+    service: CallbackService, store: Store
+) -> None:
+    store._run("CREATE TABLE admin (variable VARCHAR(20) NOT NULL PRIMARY KEY, value VARCHAR(80) NOT NULL)")
+    store._run("INSERT INTO admin VALUES ('need_reload', 'false')")
+
+    def raised() -> bool:
+        flagged = store._all("SELECT value FROM admin")[0][0] == "true"
+        store._run("UPDATE admin SET value = 'false'")
+        return flagged
+
+    service.set_queue("400", enabled=True, mode=Mode.CUSTOMER_FIRST)
+    assert raised(), "a queue enabled"
+    service.set_agent_accept("400", True)
+    assert not raised(), "customer-first: nothing to accept, the dialplan is the same"
+    service.set_queue("400", mode=Mode.AGENT_FIRST)
+    assert raised(), "now the agent is asked: the dialplan gets the acceptance lines"
+    service.set_queue("400", attempts=3)
+    assert not raised()
+    service.set_queue("400", mode=Mode.CUSTOMER_FIRST)
+    assert raised()
