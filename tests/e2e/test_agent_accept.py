@@ -79,10 +79,11 @@ def test_agent_who_presses_nothing_is_hung_up_uncounted_and_the_next_agent_gets_
     service.set_agent_accept("400", True)
     bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
     silent = Uas(bed, "answer", ring_s=0.2)
+    quitter = Uas(bed, "answer", ring_s=0.2, hangup_after_s=3)  # hangs up during the whisper
     pressing = PressingUas(bed, press_after_s=PRESS_AFTER_S)
     customer = Uas(bed, "answer", ring_s=0.5, hangup_after_s=4)
-    cb = _start(bed, dsn, service, {"silent": silent, "pressing": pressing}, customer)
-    with silent, pressing, customer:
+    cb = _start(bed, dsn, service, {"silent": silent, "quitter": quitter, "pressing": pressing}, customer)
+    with silent, quitter, pressing, customer:
         request = service.request("400", NUMBER).request
         assert request is not None
         dialer = cb.dialer(tmp_path / "spool")
@@ -97,16 +98,30 @@ def test_agent_who_presses_nothing_is_hung_up_uncounted_and_the_next_agent_gets_
         assert (attempt.outcome, attempt.counted) == ("no_agent", False)
         assert attempt.agent == "PJSIP/silent" and "not accepted by PJSIP/silent" in events[-1][2]
         assert len(silent.invites()) == 1 and silent.received("BYE") == 1, "the agent's leg was hung up"
-        assert pressing.invites() == [] and customer.invites() == [], "nobody else was called"
+        assert quitter.invites() == pressing.invites() == customer.invites() == [], "nobody else was called"
         log = bed.log_text()
         assert "did not accept" in log and f"PJSIP/{NUMBER}@trunk" not in log
-        # Offered again (no waiting out the no-agent pause here): the next agent accepts.
+        # Offered again (no waiting out the no-agent pause here) to the next agent, who hangs up during
+        # the whisper: Queue() then answers the queue leg, and the other half still does not dial.
+        service.store.update_request(request.id, None, next_attempt_at=first.requested_at)
+        assert dialer.tick().dialled == [request.id]
+        second = wait_for(
+            lambda: (r := service.get(request.id)).status is Status.PENDING and r.tries == 2 and r,
+            timeout=45,
+            message="the try of the agent who hung up given back",
+        )
+        assert second.attempts == 0 and len(quitter.invites()) == 1
+        assert service.history(request.id)[0][1].agent == "PJSIP/quitter"
+        assert customer.invites() == [] and f"PJSIP/{NUMBER}@trunk" not in bed.log_text()
+        # Queue() answered the queue leg for the hung-up agent: the customer's half checked and stopped.
+        assert f"no agent accepted: {NUMBER} is not dialled" in bed.log_text()
+        # And to the next one, who accepts.
         service.store.update_request(request.id, None, next_attempt_at=first.requested_at)
         assert dialer.tick().dialled == [request.id]
         done = _done(service, request.id)
-        assert (done.attempts, done.tries) == (1, 2), "one attempt used of one: the first did not count"
+        assert (done.attempts, done.tries) == (1, 3), "one attempt used of one: the others did not count"
         assert len(pressing.invites()) == 1 and len(customer.invites()) == 1
-        assert len(silent.invites()) == 1
+        assert len(silent.invites()) == len(quitter.invites()) == 1
 
 
 def test_switch_off_leaves_the_callback_as_it_was(
