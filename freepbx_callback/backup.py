@@ -2,7 +2,9 @@
 
 ``{"version": 1, "queues": [<queue show --json>...], "requests": [<request show --json fields>...]}``.
 A queue's alert addresses and kinds (``alert_to``, ``alert_on``) are optional: a backup written before
-they existed restores and leaves them as they are.
+they existed restores and leaves them as they are. A queue's ``agent_accept`` (agent acceptance, kept
+beside its settings) is optional too: without it (a backup of an older version) the queue comes back
+with it off.
 Reading one back checks every value the way the CLI and the request handler do (a backup file is
 input like any other: a number in it reaches a dial string), and refuses the whole file on the first
 bad value, so a restore writes all of it or nothing.
@@ -11,6 +13,7 @@ bad value, so a restore writes all of it or nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,12 +59,15 @@ class Backup:
     requests: list[OpenRequest]
     # queue -> (addresses, kinds), for the queues whose entry carries them
     alerts: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
+    accept: frozenset[str] = frozenset()  # the queues with agent acceptance on
 
 
-def dump(queues: list[QueueSettings], requests: list[Request]) -> dict[str, Any]:
+def dump(
+    queues: list[QueueSettings], requests: list[Request], accept: Collection[str] = ()
+) -> dict[str, Any]:
     return {
         "version": VERSION,
-        "queues": [q.to_dict() for q in queues],
+        "queues": [q.to_dict() | {"agent_accept": q.queue in accept} for q in queues],
         "requests": [r.to_dict() for r in requests if r.status.is_open],
     }
 
@@ -120,6 +126,7 @@ QUEUE_TYPES: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "announce_position": (bool, False),
     "alert_to": (list, False),
     "alert_on": (list, False),
+    "agent_accept": (bool, False),  # not a QueueSettings field: see Backup.accept
 }
 ALERT_KEYS = ("alert_to", "alert_on")
 
@@ -139,6 +146,7 @@ def parse_queue(where: str, item: Any) -> QueueSettings:
         )
     for key in ALERT_KEYS:
         data.pop(key, None)  # read by parse_alerts
+    data.pop("agent_accept", None)
     if "mode" in data:
         try:
             data["mode"] = Mode(data["mode"])
@@ -272,4 +280,5 @@ def parse(data: Any) -> Backup:
     requests = [
         parse_request(f"requests[{i}]", r) for i, r in enumerate(_kind("requests", doc["requests"], list))
     ]
-    return Backup(queues, requests, alert_settings)
+    accept = frozenset(q["queue"] for q in doc["queues"] if q.get("agent_accept") is True)
+    return Backup(queues, requests, alert_settings, accept)

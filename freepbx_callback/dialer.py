@@ -305,6 +305,8 @@ class Dialer:
             "QCB_PROMPT_PRESS1": settings.prompt("press-1-to-connect"),
             "QCB_PROMPT_GOODBYE": settings.prompt("goodbye"),
         }
+        if settings.mode is Mode.AGENT_FIRST and self.service.agent_accept(settings.queue):
+            variables["QCB_ACCEPT"] = "1"  # the agent presses 1 before the customer is dialled (accept.py)
         # Inherited (__) so that the agent's channel (whisper) sees them too.
         variables = {f"__{k}": v for k, v in variables.items()}
         if settings.mode is Mode.AGENT_FIRST:

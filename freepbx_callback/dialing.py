@@ -284,7 +284,9 @@ class DialingService:
             else:
                 changes["closed_at"] = now
             self.store.update_request(request_id, Status.DIALING, **changes)
-            detail = f"try {attempt_no}: {decision.reason}" + (f" (agent {agent})" if agent else "")
+            # An agent on a no-agent try is one who did not press 1 (agent acceptance, accept.py).
+            who = f"not accepted by {agent}" if outcome is Outcome.NO_AGENT else f"agent {agent}"
+            detail = f"try {attempt_no}: {decision.reason}" + (f" ({who})" if agent else "")
             self.store.add_event(request_id, now, decision.status.value, detail)
             if decision.status is Status.FAILED:
                 self._alert(request_id, "failed", now)

@@ -151,6 +151,17 @@ def after_outcome(
     return Decision(Status.PENDING, retry_at, reason=reason, expires_at=expires_at)
 
 
+# Agent acceptance: how long the agent has to press 1 once "press 1 to accept" has played.
+ACCEPT_SECONDS = 10
+
+
+def asks_agent(settings: QueueSettings, agent_accept: bool) -> bool:
+    """Whether a callback of this queue waits for the agent's 1 before the customer is dialled: the
+    queue's switch is on and the agent is called first (customer-first connects an agent to a customer
+    already on the line: there is nothing left to accept)."""
+    return agent_accept and settings.enabled and settings.mode is Mode.AGENT_FIRST
+
+
 def place_in_line(request: Request) -> datetime:
     """When the caller originally joined the queue: the request time less the time they had waited."""
     return request.requested_at - timedelta(seconds=request.waited or 0)

@@ -361,6 +361,14 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        18,
+        "queues: agent acceptance (the agent presses 1 before the customer is dialled; off by default)",
+        ["ALTER TABLE qcb_queues ADD COLUMN IF NOT EXISTS agent_accept TINYINT(1) NOT NULL DEFAULT 0"],
+    )
+)
+
 VERSIONS = sorted(version for version, _, _ in MIGRATIONS)
 LATEST = VERSIONS[-1]
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from . import numbers, policy
+from .accept import AcceptService
 from .dialing import DialingService, NotFound
 from .models import Attempt, Heartbeat, Mode, NodeStatus, QueueSettings, Request, Stats, Status
 from .records import Factory, fields, record
@@ -80,7 +81,7 @@ def _rendered(settings: QueueSettings | None) -> str | None:
     return out.extensions + out.queues_conf
 
 
-class CallbackService(DialingService, ReportsService, AlertsService):
+class CallbackService(DialingService, ReportsService, AlertsService, AcceptService):
     def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow) -> None:
         self.store, self.clock = store, clock
 
@@ -122,9 +123,12 @@ class CallbackService(DialingService, ReportsService, AlertsService):
             changes["region"] = str(changes["region"]).upper()
         with self.store.transaction():
             current = self.store.get_queue(policy.validate_queue_name(queue), lock=True)
+            accepting = self.accepting()
             settings = policy.validate_settings((current or QueueSettings(queue=queue)).replace(**changes))
             self.store.save_queue(settings, self.clock())
             self._dialplan_changed(current, settings)
+            if self.accepting() != accepting:  # agent acceptance lines come or go (accept.py)
+                self.store.flag_freepbx_reload()
         return settings
 
     def delete_queue(self, queue: str) -> int:
@@ -174,7 +178,7 @@ class CallbackService(DialingService, ReportsService, AlertsService):
         from .backup import dump
 
         with self.store.transaction():
-            data = dump(self.store.list_queues(), self.store.open_requests())
+            data = dump(self.store.list_queues(), self.store.open_requests(), self.store.accept_queues())
             for queue in data["queues"]:
                 queue.update(self.alerts_of(queue["queue"]))
             return data
@@ -196,6 +200,7 @@ class CallbackService(DialingService, ReportsService, AlertsService):
                 if settings.queue in backup.alerts:
                     to, on = backup.alerts[settings.queue]
                     self.store.set_alerts(settings.queue, ",".join(to) or None, ",".join(on))
+                self.set_agent_accept(settings.queue, settings.queue in backup.accept)
                 report.queues += 1
             for item in backup.requests:
                 if self.store.get_queue(item.queue) is None:

@@ -20,6 +20,7 @@ from MySQLdb.constants import ER
 from .config import Dsn
 from .models import Mode, QueueSettings, Request, Status
 from .schema import ENSURE, LATEST, MIGRATIONS, REQUEST_COLUMNS, SCHEMA_TABLE
+from .store_accept import AcceptStore
 from .store_alerts import AlertsStore
 from .store_dialing import DialingStore
 from .store_metrics import MetricsStore
@@ -78,7 +79,7 @@ def _unavailable(dsn: Dsn, exc: MySQLdb.Error) -> StoreUnavailable:
     return StoreUnavailable(f"cannot use database {dsn.describe()}: {text} ({code})")
 
 
-class Store(DialingStore, ReportsStore, MetricsStore, AlertsStore):
+class Store(DialingStore, ReportsStore, MetricsStore, AlertsStore, AcceptStore):
     """The repository; the dialer's queries (claims, attempts, recovery, heartbeats) are in
     :class:`~freepbx_callback.store_dialing.DialingStore`."""
 

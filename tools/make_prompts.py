@@ -96,6 +96,11 @@ PROMPTS: dict[str, dict[str, str]] = {
         "en": "Press 1 to be connected to an agent.",
         "ru": "Нажмите 1, чтобы соединиться с оператором.",
     },
+    # Agent acceptance: after "callback for <number>", on the agent's channel.
+    "agent-accept": {
+        "en": "To accept the call, press 1.",
+        "ru": "Чтобы принять звонок, нажмите 1.",
+    },
     "goodbye": {
         "en": "Goodbye.",
         "ru": "До свидания.",

@@ -3,7 +3,8 @@
 Runs as ``AGI(qcb-outcome.agi,<role>)`` from ``qcb-callback-end`` on every leg:
 
 - ``agent``: the half that waited in the queue (agent-first). No agent (MEMBERINTERFACE empty) means the
-  customer was never dialled; otherwise only the agent is noted.
+  customer was never dialled; otherwise only the agent is noted. With agent acceptance (QCB_ACCEPT=1) an
+  agent who did not press 1 is no agent either: the customer was never dialled.
 - ``customer``: the half that dialled the customer once the agent answered (agent-first); an answer that
   came from a route's own dialplan rather than the customer (QCB_UNREACHED) is a failed attempt.
 - ``dial``: the half that rang the customer (customer-first); only a call that was not answered ends here.
@@ -38,6 +39,8 @@ DIAL_OUTCOMES = {
     "NOANSWER": Outcome.NO_ANSWER,
     "CANCEL": Outcome.NO_ANSWER,
 }
+# Agent acceptance: "1" on both halves of the callback's Local channel once the agent pressed 1.
+ACCEPTED = "SHARED(QCB_ACCEPTED)"
 ROLES = ("agent", "customer", "dial", "greet")  # hangup handlers; plus "connect", see above
 LOST_RACE_RETRIES = (0.05, 0.2)  # pauses between tries of an outcome that lost a race
 log = logging.getLogger(__name__)
@@ -70,6 +73,8 @@ def leg_outcome(role: str, read: Callable[[str], str], now: float) -> tuple[Outc
     """
     agent = read("MEMBERINTERFACE") or None
     if role == "agent":
+        if read("QCB_ACCEPT") == "1" and read(ACCEPTED) != "1":
+            return Outcome.NO_AGENT, 0, agent  # agent acceptance: no agent pressed 1, nobody was dialled
         return (None if agent else Outcome.NO_AGENT), 0, agent
     if role == "customer":
         if read(UNREACHED) == "1":  # a Local channel answered by the route's dialplan, not the customer

@@ -200,7 +200,9 @@ def dialplan(
         if fastagi:
             agi, agi_fallback = f"agi://127.0.0.1:{serve_port}", agi
     try:
-        rendered = render(service.queues(), target, agi, asterisk_version, agi_fallback)
+        rendered = render(
+            service.queues(), target, agi, asterisk_version, agi_fallback, accept=service.accepting()
+        )
     except RenderError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:

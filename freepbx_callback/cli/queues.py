@@ -59,8 +59,11 @@ QUEUE_HEADERS = [
 @click.pass_context
 def queue_list(ctx: click.Context, as_json: bool) -> None:
     """Queues that have callback settings."""
-    items = service_of(ctx).queues()
-    emit([q.to_dict() for q in items], as_json, lambda: table(QUEUE_HEADERS, queue_rows(items)))
+    service = service_of(ctx)
+    items = service.queues()
+    accepting = service.store.accept_queues()
+    data = [q.to_dict() | {"agent_accept": q.queue in accepting} for q in items]
+    emit(data, as_json, lambda: table(QUEUE_HEADERS, queue_rows(items)))
 
 
 @queue.command("show")
@@ -75,11 +78,13 @@ def queue_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def queue_show(ctx: click.Context, queue_name: str, defaults: bool, as_json: bool) -> None:
     """One queue's settings."""
+    service = service_of(ctx)
     if defaults:
-        settings, configured = service_of(ctx).queue_or_defaults(queue_name)
-        data = {**settings.to_dict(), **service_of(ctx).alerts_of(settings.queue), "configured": configured}
+        settings, configured = service.queue_or_defaults(queue_name)
+        data = {**settings.to_dict(), **service.alerts_of(settings.queue), "configured": configured}
     else:
-        data = {**service_of(ctx).queue(queue_name).to_dict(), **service_of(ctx).alerts_of(queue_name)}
+        data = {**service.queue(queue_name).to_dict(), **service.alerts_of(queue_name)}
+    data["agent_accept"] = service.agent_accept(queue_name)
     emit(data, as_json, lambda: show_mapping(data))
 
 
@@ -94,6 +99,12 @@ def queue_show(ctx: click.Context, queue_name: str, defaults: bool, as_json: boo
 @click.option("--offer-every", type=DURATION, help="How often callers hear the offer.")
 @click.option("--notify-agents/--no-notify-agents", default=None, help="Agent hears 'callback for <number>'.")
 @click.option("--mode", type=click.Choice([m.value for m in Mode]), help="Who is called first.")
+@click.option(
+    "--agent-accept/--no-agent-accept",
+    default=None,
+    help="Agent-first: the agent presses 1 within 10 s of 'callback for <number>' or the next agent is tried "
+    "(that try does not count against the customer's attempts).",
+)
 @click.option("--max-pending", type=click.IntRange(0, 100000), help="Open requests allowed in this queue.")
 @click.option("--no-max-pending", is_flag=True, help="Remove the open-request limit.")
 @click.option("--language", type=click.Choice(["ru", "en"]), help="Language of the prompts.")
@@ -184,6 +195,7 @@ def queue_set(
     alert_to: tuple[str, ...],
     alert_on: str | None,
     no_alerts: bool,
+    agent_accept: bool | None,
     **options: Any,
 ) -> None:
     """Create or change a queue's callback settings."""
@@ -223,7 +235,13 @@ def queue_set(
     settings = service.set_queue(queue_name, **changes)
     if addresses is not None or kinds is not None:
         service.set_alerts(settings.queue, addresses, kinds)
-    data = {**settings.to_dict(), **service.alerts_of(settings.queue)}
+    if agent_accept is not None:
+        service.set_agent_accept(queue_name, agent_accept)
+    data = {
+        **settings.to_dict(),
+        **service.alerts_of(settings.queue),
+        "agent_accept": service.agent_accept(queue_name),
+    }
     emit(data, as_json, lambda: show_mapping(data))
 
 

@@ -13,6 +13,7 @@ script, taken only when the FastAGI server did not take the call (it marks the c
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ..config import ASTERISK_FASTAGI_PORT, FASTAGI_PORT
 from ..models import QueueSettings
 
 TARGETS = ("asterisk", "freepbx")
+ACCEPT_PROMPT = "qcb-agent-accept"  # "To accept the call, press 1." (agent acceptance)
 DEFAULT_AGI_DIR = "/var/lib/asterisk/agi-bin"
 _AGI_DIR = re.compile(r"/[A-Za-z0-9_./-]*")
 _AGI_URL = re.compile(r"agi://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?/?")
@@ -188,7 +190,11 @@ def render(
     agi: str = DEFAULT_AGI_DIR,
     asterisk_version: str = DEFAULT_ASTERISK_VERSION,
     agi_fallback: str | None = None,
+    accept: Collection[str] = (),
 ) -> Rendered:
+    """``accept``: the queues whose callbacks wait for the agent's 1 (agent acceptance, see
+    :mod:`freepbx_callback.accept`); only when one of them is enabled and agent-first does the output get
+    the acceptance lines, so without it the dialplan is exactly what it was before the option."""
     if target not in TARGETS:
         raise RenderError(f"target {target!r}: one of {', '.join(TARGETS)}")
     fallback = fallback_folder(agi, agi_fallback)
@@ -206,6 +212,9 @@ def render(
         "position_gap": queue_position_gap(asterisk_major(asterisk_version)),
         "default_language": DEFAULT_LANGUAGE,
         "entry": {q.queue: queue_entry(q) for q in enabled},
+        "accept": any(policy.asks_agent(q, q.queue in accept) for q in enabled),
+        "accept_seconds": policy.ACCEPT_SECONDS,
+        "accept_prompt": ACCEPT_PROMPT,
     }
     return Rendered(
         extensions=_ENV.get_template("extensions.conf.j2").render(context),

@@ -137,7 +137,13 @@ class CallbackBed:
         return cb
 
     def render(self, service: CallbackService, agi: str | None = None, asterisk_version: str = "22") -> None:
-        rendered = render(service.queues(), "asterisk", agi or str(self.bed.agi_dir), asterisk_version)
+        rendered = render(
+            service.queues(),
+            "asterisk",
+            agi or str(self.bed.agi_dir),
+            asterisk_version,
+            accept=service.accepting(),
+        )
         rendered.write(self.bed.etc)
 
     def dialer(self, journal: Path, **config: object) -> Dialer:
