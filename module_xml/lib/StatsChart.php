@@ -22,6 +22,7 @@ class StatsChart {
 	const BAR = 10;
 	const GAP = 2;
 	const GROUP = 46;
+	const MIN_PLOT_WIDTH = 240;
 
 	/**
 	 * The rows of by_queue_and_day grouped by queue (queues in natural order), each queue's latest $days
@@ -76,6 +77,11 @@ class StatsChart {
 		}
 	}
 
+	/** Room for one legend entry: the swatch, its label (about 7 px a character) and a gap. */
+	private static function legendWidth($text) {
+		return 24 + 7 * preg_match_all('/./us', (string)$text);
+	}
+
 	/** The chart of one queue's days (rows of by_queue_and_day, oldest first); '' for no days. */
 	public static function svg($queue, array $days) {
 		if (!$days) {
@@ -91,7 +97,11 @@ class StatsChart {
 			}
 		}
 		list($top, $unit) = self::scale($max);
-		$width = self::LEFT + count($days) * self::GROUP + self::RIGHT;
+		$legend = 0;
+		foreach ($labels as $text) {
+			$legend += self::legendWidth($text);
+		}
+		$width = self::LEFT + max(count($days) * self::GROUP, $legend, self::MIN_PLOT_WIDTH) + self::RIGHT;
 		$height = self::TOP + self::PLOT_HEIGHT + self::BOTTOM;
 		$base = self::TOP + self::PLOT_HEIGHT;
 		$title = sprintf(Module::t('Callbacks of queue %s per day'), $queue);
@@ -108,7 +118,7 @@ class StatsChart {
 				'<g class="qcb-legend-item" data-kind="%s"><rect class="qcb-legend-swatch" x="%d" y="8" width="10" height="10" fill="%s"/><text x="%d" y="17">%s</text></g>',
 				$kind, $x, $colour, $x + 14, $h($labels[$kind])
 			);
-			$x += 24 + 7 * preg_match_all('/./us', $labels[$kind]);
+			$x += self::legendWidth($labels[$kind]);
 		}
 		// value axis: grid lines and numbers
 		for ($v = 0; $v <= $top; $v += $unit) {
@@ -147,7 +157,7 @@ class StatsChart {
 		);
 		$out[] = sprintf(
 			'<text class="qcb-axis-title" x="%s" y="%d" text-anchor="middle">%s</text>',
-			$n(self::LEFT + count($days) * self::GROUP / 2), $height - 8, $h(Module::t('Day (UTC)'))
+			$n((self::LEFT + $width - self::RIGHT) / 2), $height - 8, $h(Module::t('Day (UTC)'))
 		);
 		$out[] = '</svg>';
 		return implode("\n", $out);

@@ -228,6 +228,11 @@ class PageReportsTest extends TestCase {
 			$this->assertSame(0.0, (float)$bar->getAttribute('height'));
 		}
 		$this->assertSame('', StatsChart::svg('400', array()));
+		// one day: the chart is still wide enough for its legend
+		$width = (float)$doc->documentElement->getAttribute('width');
+		foreach ($xpath->query('//*[contains(@class, "qcb-legend-item")]/s:text') as $label) {
+			$this->assertLessThanOrEqual($width, (float)$label->getAttribute('x') + 7 * mb_strlen($label->textContent));
+		}
 	}
 
 	public function testThePageShowsTheFiguresOfEachQueueAndDayWithAChart() {
