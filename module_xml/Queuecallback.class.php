@@ -3,12 +3,14 @@
 // package; the module runs the `freepbx-callback` command (lib/CliRunner.php, argv array, no shell) and
 // shows what it prints. This BMO class keeps the methods FreePBX calls and hands each concern to lib/:
 // Page (the module page), QueueTab (the queue form's tab and its saves/deletes), DialplanHook, Ajax,
-// Health (doctor + notifications), Settings/Requests (CLI calls), Queues (FreePBX's queues API).
+// Health (doctor + notifications), Settings/Requests/ApiKeys (CLI calls), StatsChart (the page's chart),
+// Queues (FreePBX's queues API).
 namespace FreePBX\modules;
 
 use BMO;
 use FreePBX_Helpers;
 use FreePBX\modules\Queuecallback\Ajax;
+use FreePBX\modules\Queuecallback\ApiKeys;
 use FreePBX\modules\Queuecallback\CliError;
 use FreePBX\modules\Queuecallback\CliRunner;
 use FreePBX\modules\Queuecallback\DialplanHook;
@@ -23,7 +25,7 @@ use FreePBX\modules\Queuecallback\Runtime;
 use FreePBX\modules\Queuecallback\Settings;
 use FreePBX\modules\Queuecallback\Sounds;
 
-foreach (array('Process', 'Runtime', 'Sounds', 'CliRunner', 'ForeignKeys', 'Notices', 'Queues', 'Settings', 'Requests', 'Health', 'DialplanHook', 'QueueTab', 'Page', 'Ajax') as $qcbLib) {
+foreach (array('Process', 'Runtime', 'Sounds', 'CliRunner', 'ForeignKeys', 'Notices', 'Queues', 'Settings', 'Requests', 'ApiKeys', 'StatsChart', 'Health', 'DialplanHook', 'QueueTab', 'Page', 'Ajax') as $qcbLib) {
 	require_once __DIR__ . '/lib/' . $qcbLib . '.php';
 }
 unset($qcbLib);
@@ -228,6 +230,10 @@ class Queuecallback extends FreePBX_Helpers implements BMO {
 
 	public function requests() {
 		return $this->part('requests', function () { return new Requests($this->cli); });
+	}
+
+	public function apiKeys() {
+		return $this->part('apikeys', function () { return new ApiKeys($this->cli); });
 	}
 
 	public function health() {

@@ -1,6 +1,7 @@
 <?php
 // The module's own page (Applications → Queue Callback): health, queues with their callback settings,
-// the requests table (cancel, call again) and the per-queue settings form. Changes are POSTs handled in
+// the requests table (cancel, call again), statistics per queue and day, the HTTP API's keys (add, revoke)
+// and the per-queue settings form. Changes are POSTs handled in
 // doConfigPageInit (FreePBX runs it before the page); the page renders views/main.php or views/form.php.
 namespace FreePBX\modules\Queuecallback;
 
@@ -11,6 +12,8 @@ class Page {
 	public $messages = array();
 	/** @var string[] errors of the last page action */
 	public $errors = array();
+	/** @var string|null the token of the API key the last action added: shown on that page only */
+	public $token = null;
 
 	/** @var Module */
 	private $module;
@@ -36,6 +39,13 @@ class Page {
 			case 'reschedule':
 				$result = $this->module->requests()->reschedule(isset($post['id']) ? $post['id'] : '', isset($post['at']) ? $post['at'] : '');
 				break;
+			case 'apikey_add':
+				$result = $this->module->apiKeys()->add($post);
+				$this->token = $result['status'] ? $result['token'] : null;
+				break;
+			case 'apikey_revoke':
+				$result = $this->module->apiKeys()->revoke(isset($post['name']) ? $post['name'] : '');
+				break;
 			default:
 				$result = array('status' => false, 'message' => Module::t('Unknown action.'));
 		}
@@ -51,7 +61,7 @@ class Page {
 
 	public function show(array $request, array $post) {
 		$view = isset($request['view']) ? (string)$request['view'] : '';
-		$vars = array('messages' => $this->messages, 'errors' => $this->errors);
+		$vars = array('messages' => $this->messages, 'errors' => $this->errors, 'token' => $this->token);
 		if ($view === 'form') {
 			$queue = isset($request['queue']) ? (string)$request['queue'] : '';
 			$html = $this->form($queue, $post, $vars);
@@ -107,6 +117,14 @@ class Page {
 			$vars['settings'] = $this->module->queueSettings()->all();
 			$vars['requests'] = $requests->listRequests($vars['status']);
 			$vars['stats'] = $requests->stats();
+		} catch (CliError $e) {
+			$vars['errors'][] = sprintf(Module::t('freepbx-callback: %s'), $e->getMessage());
+		}
+		$vars['reports'] = StatsChart::byQueue($vars['stats'] && isset($vars['stats']['by_queue_and_day']) ? (array)$vars['stats']['by_queue_and_day'] : array());
+		$vars['notes'] = $vars['stats'] && isset($vars['stats']['notes']) ? (array)$vars['stats']['notes'] : array();
+		$vars['apikeys'] = null;
+		try {
+			$vars['apikeys'] = $this->module->apiKeys()->all();
 		} catch (CliError $e) {
 			$vars['errors'][] = sprintf(Module::t('freepbx-callback: %s'), $e->getMessage());
 		}

@@ -1,7 +1,9 @@
 <?php
 // The overview: health, statistics, queues with their callback settings, and the requests table.
 // Vars: $messages, $errors, $health (Health::report()), $stats, $queues (FreePBX queues: number => name),
-// $settings (ours, by queue), $conflicts, $requests, $status, $statuses (what the CLI's --status takes).
+// $settings (ours, by queue), $conflicts, $requests, $status, $statuses (what the CLI's --status takes),
+// $reports (StatsChart::byQueue()), $notes (the CLI's notes on the figures), $apikeys (null: not read),
+// $token (the token of the key just added, shown on this page only).
 if (!defined('FREEPBX_IS_AUTH')) { die('No direct script access allowed'); }
 $h = function ($value) { return htmlspecialchars((string)$value, ENT_QUOTES | ENT_SUBSTITUTE, 'UTF-8'); };
 // Labels of the values the CLI prints; a value without a label is shown as the CLI printed it.
@@ -35,6 +37,12 @@ if ($status !== '' && !in_array($status, $statuses, true)) {
 	<?php foreach ($errors as $error) { ?>
 		<div class="alert alert-danger qcb-error" role="alert"><?php echo $h($error); ?></div>
 	<?php } ?>
+	<?php if (isset($token) && $token !== null && $token !== '') { ?>
+		<div class="alert alert-warning qcb-token" role="status" id="qcb-new-token">
+			<?php echo _('Token of the new key (shown only now; only its hash is stored):'); ?>
+			<code class="qcb-token-value"><?php echo $h($token); ?></code>
+		</div>
+	<?php } ?>
 	</div>
 
 	<?php include __DIR__ . '/health.php'; ?>
@@ -59,6 +67,8 @@ if ($status !== '' && !in_array($status, $statuses, true)) {
 		</div>
 		<?php } ?>
 	</div>
+
+	<?php include __DIR__ . '/reports.php'; ?>
 
 	<h2><?php echo _('Queues'); ?></h2>
 	<table class="table table-striped table-condensed table-sm" id="qcb-queues">
@@ -153,4 +163,6 @@ if ($status !== '' && !in_array($status, $statuses, true)) {
 		<?php } ?>
 		</tbody>
 	</table>
+
+	<?php include __DIR__ . '/apikeys.php'; ?>
 </div>

@@ -57,7 +57,16 @@
 			.catch(function () { form.submit(); });
 	}
 
+	// Plain posts that ask first (Revoke of an API key).
+	function onConfirm(event) {
+		var form = event.target;
+		if (!form.classList || !form.classList.contains('qcb-confirm')) { return; }
+		var question = form.getAttribute('data-confirm');
+		if (question && !window.confirm(question)) { event.preventDefault(); }
+	}
+
 	document.addEventListener('submit', onAction, true);
+	document.addEventListener('submit', onConfirm, true);
 	document.addEventListener('change', function (event) {
 		if (event.target && event.target.id === 'qcb-status') { event.target.form.submit(); }
 	});
