@@ -139,7 +139,7 @@ class Page {
 				$out[$key] = (string)$in[$key];
 			}
 		}
-		foreach (array('enabled', 'notify_agents', 'offer_times', 'announce_position') as $key) {
+		foreach (array('enabled', 'notify_agents', 'offer_times', 'announce_position', 'agent_accept') as $key) {
 			if (isset($in[$key])) {
 				$out[$key] = Settings::truthy($in[$key]);
 			}

@@ -23,6 +23,7 @@ class Settings {
 		'notify_agents' => array('--notify-agents', '--no-notify-agents'),
 		'offer_times' => array('--offer-times', '--no-offer-times'),
 		'announce_position' => array('--announce-position', '--no-announce-position'),
+		'agent_accept' => array('--agent-accept', '--no-agent-accept'),
 	);
 
 	/** @var CliRunner */
