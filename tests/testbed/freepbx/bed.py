@@ -107,6 +107,14 @@ class FreePbx:
             )
         return done
 
+    def popen(
+        self, cmd: Sequence[str], env: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> subprocess.Popen[bytes]:
+        """Start a command in the FreePBX root (as root) and return at once: a daemon such as serve."""
+        return subprocess.Popen(
+            self._chroot("bw", cmd, {**BW_ENV, **(env or {})}), preexec_fn=_die_with_parent, **kwargs
+        )
+
     def fw(self, *args: str, timeout: float = 300) -> str:
         return self.bw(["fwconsole", *args], timeout=timeout).stdout
 
