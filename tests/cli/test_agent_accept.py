@@ -4,29 +4,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 
 from freepbx_callback.cli import cli
 from freepbx_callback.config import Dsn
-from freepbx_callback.service import utcnow
 from freepbx_callback.store import Store
-
-
-@pytest.fixture
-def other_db(mariadb) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """A second migrated, empty database: where a backup is restored."""
-    db = mariadb.create_database()
-    store = Store.connect(db)
-    store.migrate(utcnow())
-    store.close()
-    try:
-        yield db.url()
-    finally:
-        mariadb.drop_database(db.database)
 
 
 def run(dsn: str, *args: str, stdin: str | None = None) -> Result:

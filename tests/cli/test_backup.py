@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from click.testing import CliRunner, Result
 from freepbx_callback.cli import cli
 from freepbx_callback.config import Dsn
 from freepbx_callback.models import Outcome
-from freepbx_callback.service import CallbackService, utcnow
+from freepbx_callback.service import CallbackService
 from freepbx_callback.store import Store
 
 
@@ -25,19 +24,6 @@ def ok(dsn: str, *args: str, stdin: str | None = None) -> str:
     result = run(dsn, *args, stdin=stdin)
     assert result.exit_code == 0, result.output
     return result.output
-
-
-@pytest.fixture
-def other_db(mariadb) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """A second migrated, empty database: where a backup is restored."""
-    db = mariadb.create_database()
-    store = Store.connect(db)
-    store.migrate(utcnow())
-    store.close()
-    try:
-        yield db.url()
-    finally:
-        mariadb.drop_database(db.database)
 
 
 def service_for(url: str) -> CallbackService:
