@@ -9,10 +9,17 @@ from __future__ import annotations
 import enum
 import re
 
-import phonenumbers
-from phonenumbers import PhoneNumberType, ValidationResult, shortnumberinfo
+# Submodules by name, not the package's top-level names: the agi-bin scripts load phonenumbers without its
+# __init__ (see agi/lean.py).
+from phonenumbers import phonemetadata, shortnumberinfo
+from phonenumbers import phonenumberutil as pn
+from phonenumbers.phonenumberutil import PhoneNumberType, ValidationResult
 
 from .records import record
+
+TYPE_CHECKING = False  # typing's flag without importing typing
+if TYPE_CHECKING:
+    from phonenumbers.phonenumber import PhoneNumber as Parsed
 
 MAX_DIGITS = 20
 MIN_DIGITS = 3
@@ -132,26 +139,26 @@ def parse(raw: str | None, region: str = "US") -> PhoneNumber:
     if _emergency(dial, region):
         return PhoneNumber(dial, None, Kind.EMERGENCY)
     try:
-        parsed = phonenumbers.parse(dial, region)
-    except phonenumbers.NumberParseException as exc:
-        too_long = exc.error_type == phonenumbers.NumberParseException.TOO_LONG
+        parsed = pn.parse(dial, region)
+    except pn.NumberParseException as exc:
+        too_long = exc.error_type == pn.NumberParseException.TOO_LONG
         return PhoneNumber(dial, None, Kind.TOO_LONG if too_long else Kind.INVALID)
     if _emergency_of_its_country(parsed):
         return PhoneNumber(dial, None, Kind.EMERGENCY)
     if _short_code(parsed, region):
         return PhoneNumber(dial, None, Kind.SHORT_CODE)
-    valid = phonenumbers.is_valid_number(parsed)
+    valid = pn.is_valid_number(parsed)
     if not valid and _foreign_idd(dial, region):
         return PhoneNumber(dial, None, Kind.BAD_PREFIX)
-    if phonenumbers.is_possible_number_with_reason(parsed) == ValidationResult.TOO_LONG:
+    if pn.is_possible_number_with_reason(parsed) == ValidationResult.TOO_LONG:
         return PhoneNumber(dial, None, Kind.TOO_LONG)
     if not valid:
         return PhoneNumber(dial, None, Kind.INVALID)
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    its_region = phonenumbers.region_code_for_number(parsed)
+    e164 = pn.format_number(parsed, pn.PhoneNumberFormat.E164)
+    its_region = pn.region_code_for_number(parsed)
     if its_region == NON_GEOGRAPHIC:
         return PhoneNumber(dial, e164, Kind.SATELLITE, international=True)
-    home_code = phonenumbers.country_code_for_region(region)
+    home_code = pn.country_code_for_region(region)
     if parsed.country_code in SHARED_COUNTRY_CODES:
         foreign = its_region != region
     else:
@@ -159,9 +166,9 @@ def parse(raw: str | None, region: str = "US") -> PhoneNumber:
     kind = {
         PhoneNumberType.PREMIUM_RATE: Kind.PREMIUM,
         PhoneNumberType.SHARED_COST: Kind.SHARED_COST,
-    }.get(phonenumbers.number_type(parsed))
+    }.get(pn.number_type(parsed))
     if kind is None:
-        special = phonenumbers.number_type(parsed) in _SPECIAL_TYPES
+        special = pn.number_type(parsed) in _SPECIAL_TYPES
         kind = Kind.SPECIAL if special else Kind.INTERNATIONAL if foreign else Kind.NATIONAL
     return PhoneNumber(dial, e164, kind, international=foreign)
 
@@ -176,12 +183,12 @@ def _emergency(dial: str, region: str) -> bool:
 MAX_EMERGENCY_DIGITS = 6
 
 
-def _emergency_of_its_country(parsed: phonenumbers.PhoneNumber) -> bool:
+def _emergency_of_its_country(parsed: Parsed) -> bool:
     """``+44 999``, ``0112`` in GB: an emergency number of the country the number is of."""
     nsn = str(parsed.national_number)  # without the leading zero a short parse keeps
     if len(nsn) > MAX_EMERGENCY_DIGITS:
         return False
-    regions = phonenumbers.region_codes_for_country_code(parsed.country_code)
+    regions = pn.region_codes_for_country_code(parsed.country_code)
     return any(shortnumberinfo.is_emergency_number(nsn, r) for r in regions)
 
 
@@ -192,10 +199,10 @@ MAX_SHORT_DIGITS = 8
 LONGEST_SHORT_DIGITS = {86: 12, 81: 10, 91: 9}
 
 
-def _short_code(parsed: phonenumbers.PhoneNumber, region: str) -> bool:
+def _short_code(parsed: Parsed, region: str) -> bool:
     """A service or carrier short code of the queue's region or of the number's own country."""
     longest = LONGEST_SHORT_DIGITS.get(parsed.country_code, MAX_SHORT_DIGITS)
-    if len(phonenumbers.national_significant_number(parsed)) > longest:
+    if len(pn.national_significant_number(parsed)) > longest:
         return False
     return shortnumberinfo.is_valid_short_number_for_region(
         parsed, region
@@ -206,6 +213,6 @@ def _foreign_idd(dial: str, region: str) -> bool:
     """``dial`` starts with an international prefix that ``region`` does not use."""
     if dial.startswith("+"):
         return False
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    metadata = phonemetadata.PhoneMetadata.metadata_for_region(region)
     own = re.compile(metadata.international_prefix) if metadata and metadata.international_prefix else None
     return any(dial.startswith(p) and not (own and own.fullmatch(p)) for p in FOREIGN_IDD)

@@ -16,18 +16,14 @@ class ServicePool:
         self._idle: list[CallbackService] = []  # newest last
 
     def checkout(self) -> CallbackService:
-        """A service for one call: a connection a finished call gave back (checked with a ping, so one the
-        server closed meanwhile, a restart or its wait_timeout, is replaced), else a new one."""
-        while True:
-            with self._lock:
-                svc = self._idle.pop() if self._idle else None
-            if svc is None:
-                return self.factory()
-            try:
-                svc.store.conn.ping()
-                return svc
-            except Exception:  # noqa: BLE001 - any failure: this connection is done
-                svc.store.close()
+        """A service for one call: a connection a finished call gave back (its first statement checks it,
+        see Store.verify_on_first_use: one the server closed meanwhile is replaced), else a new one."""
+        with self._lock:
+            svc = self._idle.pop() if self._idle else None
+        if svc is None:
+            return self.factory()
+        svc.store.verify_on_first_use()
+        return svc
 
     def give_back(self, svc: CallbackService, clean: bool) -> None:
         """Keep the connection of a call that ended cleanly outside any transaction for the next call."""

@@ -33,8 +33,12 @@ __all__ = ["CallbackService", "NotFound", "RequestResult", "RestoreReport", "utc
 
 def utcnow() -> datetime:
     """Naive UTC with millisecond precision (what DATETIME(3) keeps)."""
-    now = datetime.now(UTC).replace(tzinfo=None)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return _ms(datetime.now(UTC).replace(tzinfo=None))
+
+
+def _ms(moment: datetime) -> datetime:
+    """``moment`` cut to the millisecond, as a DATETIME(3) column keeps it."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 @record(frozen=True)
@@ -296,7 +300,8 @@ class CallbackService(DialingService, ReportsService, AlertsService, AcceptServi
                 settings,
             )
         except DuplicateOpenRequest as exc:
-            # Lost the insert race to a concurrent caller: the unique key kept the second row out.
+            # An open request for the number: the unique key kept the second row out (also when a
+            # concurrent caller's insert won the race).
             existing = self.store.find_open(queue, exc.number)
             if existing is None:
                 raise
@@ -345,11 +350,13 @@ class CallbackService(DialingService, ReportsService, AlertsService, AcceptServi
                 number = numbers.parse(raw_number, settings.region)
             except numbers.InvalidNumber as exc:
                 return RequestResult("invalid", str(exc), reason=exc.reason.value)
-            # One number, however it was written: its E.164 form (or its digits, let in by a pattern).
-            existing = self.store.find_open(queue, number.e164 or number.dial)
-            if existing is not None:
-                return self._duplicate(existing)
             if settings.max_pending is not None:
+                # A caller who already has an open request is told so, not refused by the limit it counts
+                # towards. One number, however it was written: its E.164 form (or its digits, let in by a
+                # pattern). Without a limit the insert below finds the open request (its unique key).
+                existing = self.store.find_open(queue, number.e164 or number.dial)
+                if existing is not None:
+                    return self._duplicate(existing)
                 # The row lock above is local to one Galera node; a write to the queue's row makes two
                 # nodes' concurrent requests conflict, so the count below cannot be passed cluster-wide.
                 self.store.bump_admissions(queue)
@@ -380,17 +387,18 @@ class CallbackService(DialingService, ReportsService, AlertsService, AcceptServi
                 "source": source,
                 "status": Status.PENDING.value,
                 "attempts": 0,
-                "requested_at": now,
-                "next_attempt_at": policy.first_due(schedule, start),  # out of hours: the opening
-                "expires_at": policy.window_end(start, settings, schedule),
+                # times as the DATETIME(3) columns hold them, so the row below equals a read of it
+                "requested_at": _ms(now),
+                "next_attempt_at": _ms(policy.first_due(schedule, start)),  # out of hours: the opening
+                "expires_at": _ms(policy.window_end(start, settings, schedule)),
             }
             request_id = self.store.insert_request(row)
             late = f", stored {stored_at.isoformat(sep=' ', timespec='seconds')}" if stored_at > now else ""
             chosen = f", {when}" if start > stored_at else ""
             self.store.add_event(request_id, now, "requested", f"{source} {number.dial}{late}{chosen}")
-            self._alert(request_id, "new", stored_at)
-            created = self.store.get_request(request_id)
-        assert created is not None
+            self._alert(request_id, "new", stored_at, queue)
+        # what the database now holds, without reading it back (the columns left out keep their defaults)
+        created = Request(id=request_id, **(row | {"status": Status.PENDING}))
         return RequestResult(
             "created", f"request {request_id}: callback to {number.dial} in queue {queue}", created
         )

@@ -23,9 +23,10 @@ class AlertsService:
         store: Store
         clock: Callable[[], datetime]
 
-    def _alert(self, request_id: int, kind: str, at: datetime) -> None:
-        """Queue a mail about this change if the request's queue wants one (inside its transaction)."""
-        self.store.add_alert(request_id, kind, at)
+    def _alert(self, request_id: int, kind: str, at: datetime, queue: str | None = None) -> None:
+        """Queue a mail about this change if the request's queue wants one (inside its transaction);
+        ``queue``: the request's, whose settings this call just read (see Store.add_alert)."""
+        self.store.add_alert(request_id, kind, at, queue)
 
     # --- settings ----------------------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ QUEUE_COLUMNS = (
     "offer_times, announce_position"
 )
 QUEUE_FIELDS = [c.strip().replace("window_s", "window") for c in QUEUE_COLUMNS.split(",")]
+# What a queue read selects: its settings, then its alert addresses and kinds (see AlertsStore.note_alerts)
+_QUEUE_READ = QUEUE_COLUMNS + ", alert_to, alert_on"
 BOOLEAN_QUEUE_FIELDS = (
     "enabled",
     "notify_agents",
@@ -79,6 +81,28 @@ def _unavailable(dsn: Dsn, exc: MySQLdb.Error) -> StoreUnavailable:
     return StoreUnavailable(f"cannot use database {dsn.describe()}: {text} ({code})")
 
 
+def _open(dsn: Dsn, timeout: int, io_timeout: int | None) -> MySQLdb.Connection:
+    kwargs: dict[str, Any] = dict(
+        user=dsn.user,
+        password=dsn.password,
+        database=dsn.database,
+        connect_timeout=timeout,
+        charset="utf8mb4",
+        autocommit=True,
+    )
+    if io_timeout is not None:
+        kwargs.update(read_timeout=io_timeout, write_timeout=io_timeout)
+    kwargs.update(unix_socket=dsn.unix_socket) if dsn.unix_socket else kwargs.update(
+        host=dsn.host, port=dsn.port
+    )
+    try:
+        conn = MySQLdb.connect(**kwargs)
+        conn.cursor().execute("SET time_zone = '+00:00'")
+    except MySQLdb.Error as exc:
+        raise _unavailable(dsn, exc) from None
+    return conn
+
+
 class Store(DialingStore, ReportsStore, MetricsStore, AlertsStore, AcceptStore):
     """The repository; the dialer's queries (claims, attempts, recovery, heartbeats) are in
     :class:`~freepbx_callback.store_dialing.DialingStore`."""
@@ -86,31 +110,44 @@ class Store(DialingStore, ReportsStore, MetricsStore, AlertsStore, AcceptStore):
     def __init__(self, conn: MySQLdb.Connection, dsn: Dsn) -> None:
         self.conn, self.dsn = conn, dsn
         self._depth = 0
+        self._alert_kinds: dict[str, tuple[float, frozenset[str]]] = {}
+        self._connect_args: tuple[int, int | None] = (5, None)
+        self._unverified = False  # see verify_on_first_use
 
     @classmethod
     def connect(cls, dsn: Dsn, timeout: int = 5, io_timeout: int | None = None) -> Store:
         """``timeout``: seconds to connect; ``io_timeout``: seconds any one read or write may wait on the
         server (a network partition then fails fast as StoreUnavailable instead of hanging until TCP gives
         up). Leave it None for work that may run long (migrations, purges)."""
-        kwargs: dict[str, Any] = dict(
-            user=dsn.user,
-            password=dsn.password,
-            database=dsn.database,
-            connect_timeout=timeout,
-            charset="utf8mb4",
-            autocommit=True,
-        )
-        if io_timeout is not None:
-            kwargs.update(read_timeout=io_timeout, write_timeout=io_timeout)
-        kwargs.update(unix_socket=dsn.unix_socket) if dsn.unix_socket else kwargs.update(
-            host=dsn.host, port=dsn.port
-        )
+        store = cls(_open(dsn, timeout, io_timeout), dsn)
+        store._connect_args = (timeout, io_timeout)
+        return store
+
+    def verify_on_first_use(self) -> None:
+        """This connection waited in a pool; the server may have closed it meanwhile (a restart, its
+        wait_timeout, a KILL). Its next statement checks, at no extra round trip where it can: a read
+        runs as it is and, if the connection turns out lost, runs again on a new one; anything else
+        (a write, a transaction) goes after a ping, and a new connection if the ping fails."""
+        self._unverified = True
+
+    def _revive(self) -> None:
         try:
-            conn = MySQLdb.connect(**kwargs)
-            conn.cursor().execute("SET time_zone = '+00:00'")
-        except MySQLdb.Error as exc:
-            raise _unavailable(dsn, exc) from None
-        return cls(conn, dsn)
+            self.conn.ping()
+            return
+        except MySQLdb.Error:
+            self.close()
+        self.conn = _open(self.dsn, *self._connect_args)
+
+    def _first_run(self, sql: str, args: tuple[Any, ...] | list[Any]) -> MySQLdb.cursors.Cursor:
+        self._unverified = False
+        if not sql.startswith("SELECT "):
+            self._revive()
+            return self._run(sql, args)
+        try:
+            return self._run(sql, args)
+        except StoreUnavailable:
+            self._revive()
+            return self._run(sql, args)
 
     def close(self) -> None:
         with suppress(MySQLdb.Error):
@@ -123,6 +160,8 @@ class Store(DialingStore, ReportsStore, MetricsStore, AlertsStore, AcceptStore):
     # --- plumbing -----------------------------------------------------------------------------------
 
     def _run(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> MySQLdb.cursors.Cursor:
+        if self._unverified:
+            return self._first_run(sql, args)
         cur = self.conn.cursor()
         try:
             cur.execute(sql, args)
@@ -225,9 +264,10 @@ class Store(DialingStore, ReportsStore, MetricsStore, AlertsStore, AcceptStore):
 
     # --- queues -------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _queue(row: tuple[Any, ...]) -> QueueSettings:
-        data = dict(zip(QUEUE_FIELDS, row, strict=True))
+    def _queue(self, row: tuple[Any, ...]) -> QueueSettings:
+        *settings, alert_to, alert_on = row
+        data = dict(zip(QUEUE_FIELDS, settings, strict=True))
+        self.note_alerts(data["queue"], alert_to, alert_on)
         for name in BOOLEAN_QUEUE_FIELDS:
             data[name] = bool(data[name])
         data["mode"] = Mode(data["mode"])
@@ -240,7 +280,7 @@ class Store(DialingStore, ReportsStore, MetricsStore, AlertsStore, AcceptStore):
 
     def get_queue(self, queue: str, lock: bool = False) -> QueueSettings | None:
         suffix = " FOR UPDATE" if lock else ""
-        rows = self._all(f"SELECT {QUEUE_COLUMNS} FROM qcb_queues WHERE queue = %s{suffix}", (queue,))
+        rows = self._all(f"SELECT {_QUEUE_READ} FROM qcb_queues WHERE queue = %s{suffix}", (queue,))
         return self._queue(rows[0]) if rows else None
 
     def bump_admissions(self, queue: str) -> None:
@@ -252,7 +292,7 @@ class Store(DialingStore, ReportsStore, MetricsStore, AlertsStore, AcceptStore):
         return self._run("DELETE FROM qcb_queues WHERE queue = %s", (queue,)).rowcount == 1
 
     def list_queues(self) -> list[QueueSettings]:
-        return [self._queue(r) for r in self._all(f"SELECT {QUEUE_COLUMNS} FROM qcb_queues ORDER BY queue")]
+        return [self._queue(r) for r in self._all(f"SELECT {_QUEUE_READ} FROM qcb_queues ORDER BY queue")]
 
     def save_queue(self, s: QueueSettings, now: datetime) -> None:
         encoded = {

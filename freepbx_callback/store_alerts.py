@@ -9,6 +9,7 @@ two senders (two ``serve`` nodes, a cron ``dial``) never send one alert twice.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin request path loads the store
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
 
     from .alerts import Alert
 
+# How long the alert kinds seen with a queue's settings are trusted to skip the outbox statement: about
+# one call's length, so a change made by another process (the CLI, the module page) applies within it.
+ALERT_KINDS_TRUSTED_S = 2.0
+
 _ALERT_COLUMNS = (
     "id, request_id, kind, queue, number, recipients, timezone, requested_at, event_at, attempts, "
     "last_outcome, tries"
@@ -26,6 +31,8 @@ _ALERT_COLUMNS = (
 
 
 class AlertsStore:
+    _alert_kinds: dict[str, tuple[float, frozenset[str]]]  # queue -> (when read, kinds that alert)
+
     if TYPE_CHECKING:
 
         def _run(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> MySQLdb.cursors.Cursor: ...
@@ -43,16 +50,27 @@ class AlertsStore:
         rows = self._all("SELECT queue, alert_to, alert_on FROM qcb_queues")
         return {q: (to, on or "") for q, to, on in rows}
 
+    def note_alerts(self, queue: str, alert_to: str | None, alert_on: str | None) -> None:
+        """Remember the alert kinds read with a queue's settings (none without addresses)."""
+        kinds = frozenset((alert_on or "").split(",")) if alert_to else frozenset()
+        self._alert_kinds[queue] = (time.monotonic(), kinds)
+
     def set_alerts(self, queue: str, alert_to: str | None, alert_on: str) -> bool:
+        self._alert_kinds.pop(queue, None)
         sql = "UPDATE qcb_queues SET alert_to = %s, alert_on = %s WHERE queue = %s"
         self._run(sql, (alert_to, alert_on, queue))
         return bool(self._all("SELECT 1 FROM qcb_queues WHERE queue = %s", (queue,)))
 
     # --- the outbox --------------------------------------------------------------------------------
 
-    def add_alert(self, request_id: int, kind: str, at: datetime) -> int:
+    def add_alert(self, request_id: int, kind: str, at: datetime, queue: str | None = None) -> int:
         """Put an alert of ``kind`` about the request in the outbox if its queue has addresses and that
-        kind on (one statement; 0 or 1 rows). Run it inside the transaction of the change it reports."""
+        kind on (one statement; 0 or 1 rows). Run it inside the transaction of the change it reports.
+        With the request's ``queue``, settings of that queue read by this connection within
+        ALERT_KINDS_TRUSTED_S that alert on no such kind skip the statement (a stored request's path)."""
+        seen = self._alert_kinds.get(queue) if queue is not None else None
+        if seen is not None and time.monotonic() - seen[0] < ALERT_KINDS_TRUSTED_S and kind not in seen[1]:
+            return 0
         return int(
             self._run(
                 "INSERT INTO qcb_alerts (request_id, kind, queue, number, recipients, timezone, "

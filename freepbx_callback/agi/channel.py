@@ -20,6 +20,12 @@ class Channel(Protocol):
         """Several variables (one command where the transport allows)."""
         ...
 
+    def done_computing(self) -> None:
+        """The handler's own work (the database, its decisions) is over; what is left only talks to
+        Asterisk: prompts and variables. A FastAGI call gives its CPU slot back for good, so a caller in
+        a burst is not held up for a slot only to hear the last prompt."""
+        ...
+
     def play(self, prompt: str, escape_digits: str = "") -> str:
         """Play a sound; returns the escape digit pressed, or ''."""
         ...

@@ -190,6 +190,7 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
 class _Handler(socketserver.StreamRequestHandler):
     server: FastAgiServer
     started = 0.0
+    session: AgiSession | None = None
 
     def setup(self) -> None:
         with suppress(OSError):
@@ -207,7 +208,8 @@ class _Handler(socketserver.StreamRequestHandler):
             super().finish()
             self.connection.close()
         finally:
-            self.server.gate.release()
+            if self.session is None or self.session.holding:  # else the handler gave its slot back already
+                self.server.gate.release()
             if self.server.on_timing is not None:
                 self.server.on_timing((time.perf_counter() - self.started) * 1000)
 
@@ -221,7 +223,7 @@ class _Handler(socketserver.StreamRequestHandler):
             return svc
 
         try:
-            session = AgiSession(self.rfile, self.wfile, self.server.gate)
+            session = self.session = AgiSession(self.rfile, self.wfile, self.server.gate)
             route = session.env.get("agi_network_script", "").strip("/").split("?")[0]
             args = [v for k, v in sorted(session.env.items(), key=lambda kv: _arg_no(kv[0])) if _arg_no(k)]
             handler = ROUTES.get(route)

@@ -42,6 +42,7 @@ class AgiSession:
     def __init__(self, rfile: BinaryIO, wfile: BinaryIO, slot: Slot | None = None) -> None:
         self.rfile, self.wfile = rfile, wfile
         self.slot = slot
+        self.holding = slot is not None  # a FastAGI call is admitted (holds its slot) before it starts
         self.env: dict[str, str] = {}
         while True:
             line = self._readline()
@@ -61,13 +62,19 @@ class AgiSession:
 
     def command(self, *parts: str) -> tuple[str, str]:
         """Send one command; returns (result, data). Raises Hangup on a hung-up channel."""
-        if self.slot is not None and parts[0] in WAITING_COMMANDS:
+        if self.slot is not None and self.holding and parts[0] in WAITING_COMMANDS:
             self.slot.release()  # the caller listens or keys: other calls may compute meanwhile
             try:
                 return self._command(parts)
             finally:
                 self.slot.resume()
         return self._command(parts)
+
+    def done_computing(self) -> None:
+        """The call's own work is over; what is left only talks to Asterisk: give the slot back for good."""
+        if self.slot is not None and self.holding:
+            self.holding = False
+            self.slot.release()
 
     def _command(self, parts: tuple[str, ...]) -> tuple[str, str]:
         try:
@@ -121,6 +128,9 @@ class SessionChannel:
 
     def set_variable(self, name: str, value: str) -> None:
         self.session.command("SET VARIABLE", quote(name), quote(value))
+
+    def done_computing(self) -> None:
+        self.session.done_computing()
 
     def set_variables(self, values: dict[str, str]) -> None:
         """Several variables in one round trip (Asterisk's MSet) where names and values are plain words;

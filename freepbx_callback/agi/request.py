@@ -75,6 +75,7 @@ def handle_request(
 ) -> Outcome:
     outcome = _run(channel, service, queue, journal or Journal())
     # the dialplan acts on QCB_NEXT: "hangup" hangs the caller up (no AGI HANGUP: one round trip less)
+    channel.done_computing()
     channel.set_variables({"QCB_RESULT": outcome.result, "QCB_NEXT": outcome.next})
     return outcome
 
@@ -138,6 +139,7 @@ def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, j
     if result.kind == "created" and result.request is not None and _later(svc, result.request):
         say_when(channel, svc, settings, result.request)
         return Outcome(result.kind, "hangup", number)
+    channel.done_computing()  # stored (or refused): only the last prompt is left
     if result.accepted:
         channel.play(settings.prompt("accepted" if result.kind == "created" else "already-requested"))
         return Outcome(result.kind, "hangup", number)

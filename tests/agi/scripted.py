@@ -18,6 +18,7 @@ class ScriptedChannel:
     waits: list[str] = field(default_factory=list)  # what WAIT FOR DIGIT returns, in order
     log: list[str] = field(default_factory=list)
     hung_up: bool = False
+    done_at: int = 0  # see done_computing
 
     def variable(self, name: str) -> str:
         return self.variables.get(name, "")
@@ -27,6 +28,10 @@ class ScriptedChannel:
 
     def set_variable(self, name: str, value: str) -> None:
         self.set_variables({name: value})
+
+    def done_computing(self) -> None:
+        if not self.done_at:
+            self.done_at = len(self.log) + 1  # the log entries before it, plus one: 0 is "not yet"
 
     def set_variables(self, values: dict[str, str]) -> None:
         self.variables.update(values)

@@ -158,3 +158,39 @@ def test_purge_forgets_old_finished_alerts_only(service: CallbackService, clock:
     clock.advance(86400 * 31)
     assert service.purge(86400 * 30) == 1
     assert [r["request_id"] for r in service.alerts()] == [waiting.id]
+
+
+def test_kinds_read_with_the_settings_skip_the_outbox_only_while_fresh(
+    dsn: Dsn, service: CallbackService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller's request reuses the alert kinds its settings read brought (no outbox statement for a queue
+    without alerts); a change made elsewhere applies once that read is older than the trusted span, and a
+    change made on the same connection at once."""
+    from freepbx_callback import store_alerts
+
+    service.set_queue("400", enabled=True)
+    caller = CallbackService(Store.connect(dsn))
+    statements: list[str] = []
+    run = caller.store._run
+
+    def counting(sql: str, args: object = ()) -> object:
+        statements.append(sql.split()[0] + " " + sql.split()[2 if sql.startswith("INSERT") else 1])
+        return run(sql, args)  # type: ignore[arg-type]
+
+    caller.store._run = counting  # type: ignore[method-assign]
+    [known] = caller.queues()
+    assert caller.request("400", "2015550101", settings=known).kind == "created"
+    assert "INSERT qcb_alerts" not in statements and service.alerts() == []
+
+    service.set_alerts("400", ("sales@example.com",), ("new",))  # another connection (the CLI, the page)
+    monkeypatch.setattr(store_alerts, "ALERT_KINDS_TRUSTED_S", 0.0)
+    assert caller.request("400", "2015550102", settings=known).kind == "created"
+    assert [a["number"] for a in service.alerts()] == ["2015550102"]
+
+    monkeypatch.setattr(store_alerts, "ALERT_KINDS_TRUSTED_S", 3600.0)
+    [known] = caller.queues()
+    caller.set_alerts("400", on=("failed",))
+    caller.set_alerts("400", on=("new",))  # this connection's own change drops what it had read
+    assert caller.request("400", "2015550103", settings=known).kind == "created"
+    assert [a["number"] for a in service.alerts()] == ["2015550102", "2015550103"]
+    caller.store.close()
