@@ -99,13 +99,18 @@ def env_block(i: int, network: bool) -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
+def _value(expression: bytes) -> bytes:
+    if expression.startswith(b"${SET(") and b"=" in expression:  # Asterisk's SET(): the value it set
+        return expression[6:-2].split(b"=", 1)[1]
+    return b"5551000" if expression == b"${FROM_DID}" else b""
+
+
 def reply(command: bytes) -> bytes:
-    """Asterisk's answer: the DID for ${FROM_DID} (alone or among the variables read at once), else unset."""
+    """Asterisk's answer: the DID for ${FROM_DID} (alone or among the variables read at once), the value
+    of a ${SET(name=value)}, else unset."""
     if command.startswith(b"GET FULL VARIABLE") and b"|" in command:
         names = command.split(b'"')[1].split(b"|")
-        return (
-            b"200 result=1 (" + b"|".join(b"5551000" if n == b"${FROM_DID}" else b"" for n in names) + b")\n"
-        )
+        return b"200 result=1 (" + b"|".join(_value(n) for n in names) + b")\n"
     return b"200 result=1 (5551000)\n" if b"FROM_DID" in command else b"200 result=0\n"
 
 

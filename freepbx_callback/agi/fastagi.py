@@ -230,7 +230,8 @@ class _Handler(socketserver.StreamRequestHandler):
             if handler is None:
                 raise AgiError(f"no FastAGI route {route!r} (known: {', '.join(ROUTES)})")
             channel = SessionChannel(session)
-            channel.set_variable(SERVED_MARK, "fastagi")  # before any work: the fallback must not run
+            # set before any work, with the call's first command: the fallback must not run
+            session.mark = (SERVED_MARK, "fastagi")
             handler(channel, service, args, self.server.journal)
             clean = True
             if self.server.on_request is not None:  # a new request, or a leg that ended

@@ -43,6 +43,9 @@ class AgiSession:
         self.rfile, self.wfile = rfile, wfile
         self.slot = slot
         self.holding = slot is not None  # a FastAGI call is admitted (holds its slot) before it starts
+        # A variable to set before the call's first command (name, value; plain words), in the same round
+        # trip where that command reads variables: see :meth:`command`.
+        self.mark: tuple[str, str] | None = None
         self.env: dict[str, str] = {}
         while True:
             line = self._readline()
@@ -62,6 +65,8 @@ class AgiSession:
 
     def command(self, *parts: str) -> tuple[str, str]:
         """Send one command; returns (result, data). Raises Hangup on a hung-up channel."""
+        if self.mark is not None:
+            return self._marked(parts)
         if self.slot is not None and self.holding and parts[0] in WAITING_COMMANDS:
             self.slot.release()  # the caller listens or keys: other calls may compute meanwhile
             try:
@@ -69,6 +74,20 @@ class AgiSession:
             finally:
                 self.slot.resume()
         return self._command(parts)
+
+    def _marked(self, parts: tuple[str, ...]) -> tuple[str, str]:
+        """The first command, with :attr:`mark` set before it: a variables read (GET FULL VARIABLE) takes
+        it along as ``${SET(name=value)}`` (Asterisk's SET function sets the variable and returns the
+        value), one round trip; any other command goes after a SET VARIABLE."""
+        assert self.mark is not None
+        (name, value), self.mark = self.mark, None
+        if parts[0] == "GET FULL VARIABLE" and len(parts) == 2 and parts[1].startswith('"'):
+            result, data = self.command(parts[0], '"${SET(' + f"{name}={value})}}|" + parts[1][1:])
+            if result == "1" and data.startswith(value + "|"):
+                return result, data[len(value) + 1 :]
+            # not as expected (the expression was not evaluated): the usual two commands
+        self.command("SET VARIABLE", quote(name), quote(value))
+        return self.command(*parts)
 
     def done_computing(self) -> None:
         """The call's own work is over; what is left only talks to Asterisk: give the slot back for good."""

@@ -83,6 +83,9 @@ def handle_request(
 def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, journal: Journal) -> Outcome:
     svc: CallbackService | None
     cache = QueueCache(journal.folder)
+    # FreePBX's queue dialplan sets QUEUEJOINTIME; app_queue itself sets QUEUEWAIT when a key exits.
+    # Read first: the call's first command, before any work (FastAGI sets its mark in the same round trip).
+    got = channel.read_variables(CALLER_VARIABLES)
     try:
         svc = service()
         # Every queue in one read: this queue's settings, and the copy kept for when the database is down.
@@ -101,8 +104,6 @@ def _run(channel: Channel, service: Callable[[], CallbackService], queue: str, j
         if typed is None:
             return Outcome("no_number", "queue")
         number = typed
-    # FreePBX's queue dialplan sets QUEUEJOINTIME; app_queue itself sets QUEUEWAIT when a key exits.
-    got = channel.read_variables(CALLER_VARIABLES)
     joined = _int_or_none(got["QUEUEJOINTIME"])
     waited = int(time.time()) - joined if joined else _int_or_none(got["QUEUEWAIT"])
     try:

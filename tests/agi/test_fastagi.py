@@ -36,13 +36,12 @@ agi_arg_1: 400
 # (command Asterisk receives, reply Asterisk sends) for a normal caller, in Asterisk 22's reply format.
 # The first command marks the call as taken, so the dialplan's agi-bin fallback does not run it again.
 SERVED = ('SET VARIABLE "QCB_SERVED_BY" "fastagi"', "200 result=1")
+MARK = "${SET(QCB_SERVED_BY=fastagi)}|"  # the served-by mark, set by the call's first command
+VARIABLES = '"${QUEUEJOINTIME}|${QUEUEWAIT}|${FROM_DID}|${CHANNEL(language)}|${QUEUEPOSITION}"'
 CONVERSATION = [
-    SERVED,
-    # the caller's variables in one command (one round trip): join time, wait, DID, language, position
-    (
-        'GET FULL VARIABLE "${QUEUEJOINTIME}|${QUEUEWAIT}|${FROM_DID}|${CHANNEL(language)}|${QUEUEPOSITION}"',
-        "200 result=1 (|6|5551000|en|)",
-    ),
+    # the mark and the caller's variables in one command (one round trip), before any work: join time,
+    # wait, DID, language, position
+    (f'GET FULL VARIABLE "{MARK}{VARIABLES[1:]}', "200 result=1 (fastagi||6|5551000|en|)"),
     ('STREAM FILE "qcb-accepted" ""', "200 result=0 endpos=63040"),
     # the result and what the dialplan does next, in one command; the dialplan hangs up (no AGI HANGUP)
     ('EXEC MSet "QCB_RESULT=created,QCB_NEXT=hangup"', "200 result=0"),
@@ -103,6 +102,24 @@ def test_unknown_route_closes_the_call_without_killing_the_server(
     assert len(service.list()) == 1
 
 
+def test_the_mark_goes_alone_where_the_read_did_not_set_it(
+    server: FastAgiServer, service: CallbackService
+) -> None:
+    """An Asterisk that answered the first read without evaluating the SET (the mark's value missing from
+    the answer): the mark is set with its own command and the variables are read again."""
+    service.set_queue("400", enabled=True)
+    conversation = [
+        (f'GET FULL VARIABLE "{MARK}{VARIABLES[1:]}', "200 result=1 (|6|5551000|en|)"),
+        SERVED,
+        (f"GET FULL VARIABLE {VARIABLES}", "200 result=1 (|6|5551000|en|)"),
+        *CONVERSATION[1:],
+    ]
+    got = play_asterisk(server.server_address[1], ENV, conversation)
+    assert got == [cmd for cmd, _ in conversation]
+    [r] = service.list()
+    assert (r.waited, r.did, r.language) == (6, "5551000", "en")
+
+
 def test_outcome_route_marks_the_call_before_recording(
     server: FastAgiServer, service: CallbackService
 ) -> None:
@@ -112,8 +129,7 @@ def test_outcome_route_marks_the_call_before_recording(
     [(claimed, attempt)] = service.claim("400", 1, "n1")
     env = ENV.replace("script: request", "script: outcome").replace("agi_arg_1: 400", "agi_arg_1: customer")
     conversation = [
-        SERVED,
-        ('GET FULL VARIABLE "${QCB_REQUEST}"', f"200 result=1 ({request.id})"),
+        (f'GET FULL VARIABLE "{MARK}${{QCB_REQUEST}}"', f"200 result=1 (fastagi|{request.id})"),
         ('GET FULL VARIABLE "${QCB_TRY}"', f"200 result=1 ({attempt.attempt_no})"),
         ('GET FULL VARIABLE "${MEMBERINTERFACE}"', "200 result=0"),
         ('GET FULL VARIABLE "${SHARED(QCB_UNREACHED)}"', "200 result=0"),
