@@ -33,8 +33,10 @@ $(STAMP): pyproject.toml setup.py requirements.txt requirements-dev.txt
 asterisk-root: deps
 	$(PY) -m tests.testbed.asterisk_root build
 
+# The whole suite in two phases, independent beds side by side (see tests/testbed/suites.py);
+# `$(PY) -m pytest ...` runs any part of it alone.
 test: deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m tests.testbed.suites $(PYTEST_ARGS)
 
 demo: deps
 	$(PY) -m tests.testbed.demo
