@@ -245,6 +245,9 @@ class Galera:
         finally:
             conn.close()
         self.databases.append(name)
+        # the other nodes apply the CREATE in the cluster's order, a moment later on a busy machine: a test
+        # that connects to them at once must find the database there
+        self.wait_synced()
         return name
 
     def drop_database(self, name: str) -> None:
