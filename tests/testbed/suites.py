@@ -1,8 +1,11 @@
 """`make test`: the whole suite, in two phases, independent beds side by side.
 
-Phase 1 runs the real FreePBX bed's tests (mostly waiting on its calls and its GUI) beside everything that
-needs no call on the Asterisk bed: unit, database, CLI, API, module and Galera tests. Phase 2 runs the
-Asterisk + SIPp call flows alone, since their timings must not share the two cores with a FreePBX call.
+Phase 1 runs the real FreePBX bed's tests (mostly waiting on its calls and its GUI) beside one pytest
+process with everything that needs no call (unit, database, CLI, API, module and Galera tests) and the
+first part of the Asterisk + SIPp call flows. Phase 2 runs the rest of the call flows alone: those that
+load the machine themselves (bursts, many requests, killed dialers) or that time a call to the second.
+The call flows mostly wait on their calls' timers: beside the FreePBX bed they take about as long.
+
 Each group is its own pytest process with its own private MariaDB; the first group of a phase prints as
 it runs, the others are written to ``test-artifacts/suites/<group>.log`` and printed when they end.
 Exit status: 0 when every group passed (pytest's 0), else the first failing group's status.
@@ -20,12 +23,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "test-artifacts" / "suites"
 
+# The call flows of phase 2 (each file about 1 to 4 minutes); every other e2e file runs in phase 1.
+ALONE = [
+    f"tests/e2e/test_{name}.py"
+    for name in (
+        "call_flow_burst",
+        "dialer",
+        "dialer_scale",
+        "exactly_once",
+        "fastagi_fallback",
+        "hangups",
+        "keep_place",
+        "offer_position",
+        "readme",
+        "reports",
+        "route_failure",
+        "serve_loop",
+        "serve_supervision",
+        "smoke",
+        "talk_time",
+        "web_form_dial",
+        "whisper_versions",
+    )
+]
 PHASES: list[list[tuple[str, list[str]]]] = [
     [
-        ("core", ["tests", "--ignore=tests/freepbx", "--ignore=tests/e2e"]),
+        ("core", ["tests", "--ignore=tests/freepbx", *(f"--ignore={path}" for path in ALONE)]),
         ("freepbx", ["tests/freepbx"]),
     ],
-    [("e2e", ["tests/e2e"])],
+    [("e2e", ALONE)],
 ]
 
 
