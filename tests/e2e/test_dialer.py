@@ -170,6 +170,32 @@ def test_customer_first_connects_only_after_the_customer_presses_1(
         assert (attempt.outcome, attempt.agent) == ("answered", "PJSIP/agent")
 
 
+def test_customer_first_a_1_pressed_during_the_greeting_counts(
+    asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    """A person presses 1 as soon as they know who calls, 1.5 s into the 3 s greeting: that 1 connects them
+    (the greeting is not played to its end first, and "press 1" is never played)."""
+    service.set_queue(
+        "400", enabled=True, did="5551000", mode="customer-first", notify_agents=False, min_talk=1
+    )
+    bed = asterisk(start=False, env={"QCB_DSN": dsn.url()})
+    agent = Uas(bed, "answer", ring_s=0.2)
+    person = PressingUas(bed, press_after_s=1.5, hangup_after_s=8)
+    cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, person)
+    with agent, person:
+        request = service.request("400", "2015551234").request
+        assert request is not None
+        assert cb.dialer(tmp_path / "spool").tick().dialled == [request.id]
+        done = wait_for(
+            lambda: (r := service.get(request.id)).status is Status.DONE and r,
+            timeout=40,
+            message="customer-first callback done",
+        )
+        assert done.attempts == 1 and len(agent.invites()) == 1
+        log = bed.log_text()
+        assert "Playing 'qcb-customer-intro." in log and "Playing 'qcb-press-1-to-connect." not in log
+
+
 def test_customer_first_without_the_1_is_no_answer(
     asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
 ) -> None:
