@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "test-artifacts" / "suites"
@@ -55,17 +56,21 @@ PHASES: list[list[tuple[str, list[str]]]] = [
 
 
 def run_phase(groups: list[tuple[str, list[str]]], extra: list[str]) -> list[tuple[str, int, float]]:
+    LOGS.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    running: list[tuple[str, subprocess.Popen[bytes], Path | None]] = []
+    running: list[tuple[str, subprocess.Popen[bytes], Path | None, IO[bytes] | None]] = []
     for index, (name, paths) in enumerate(groups):
         command = [sys.executable, "-m", "pytest", *paths, *extra]
         log = None if index == 0 else LOGS / f"{name}.log"
         print(f"== {name}: {' '.join(command[1:])}" + (f" (output: {log})" if log else ""), flush=True)
         out = open(log, "wb") if log else None  # noqa: SIM115 - closed when the group ends
-        running.append((name, subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT), log))
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        running.append((name, process, log, out))
     results = []
-    for name, process, log in running:
+    for name, process, log, out in running:
         code = process.wait()
+        if out is not None:
+            out.close()
         minutes = (time.monotonic() - started) / 60
         if log is not None:
             print(f"\n== {name} (ended after {minutes:.1f} min), its output:", flush=True)
@@ -76,7 +81,6 @@ def run_phase(groups: list[tuple[str, list[str]]], extra: list[str]) -> list[tup
 
 
 def main(extra: list[str]) -> int:
-    LOGS.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     results: list[tuple[str, int, float]] = []
     for groups in PHASES:
