@@ -30,8 +30,11 @@ def _kept(pool: ServicePool) -> tuple[CallbackService, int]:
     return svc, conn_id
 
 
-def _kill(store: Store, conn_id: int) -> None:
+def _killed(pool: ServicePool, store: Store) -> tuple[CallbackService, int]:
+    """The service the next call takes from the pool, its kept connection (id returned) killed meanwhile."""
+    _, conn_id = _kept(pool)
     store._run(f"KILL CONNECTION {conn_id}")
+    return pool.checkout(), conn_id
 
 
 def test_a_read_first_reuses_a_live_connection_without_a_ping(
@@ -52,9 +55,7 @@ def test_a_read_first_on_a_killed_connection_runs_again_on_a_new_one(
     pool: ServicePool, service: CallbackService, store: Store
 ) -> None:
     service.set_queue("400", enabled=True)
-    kept, conn_id = _kept(pool)
-    _kill(store, conn_id)
-    svc = pool.checkout()
+    svc, conn_id = _killed(pool, store)
     assert [q.queue for q in svc.queues()] == ["400"]
     assert int(svc.store._all("SELECT CONNECTION_ID()")[0][0]) != conn_id
     assert svc.store._all("SELECT @@session.time_zone") == [("+00:00",)]  # the new one is set up as usual
@@ -64,9 +65,7 @@ def test_a_write_first_on_a_killed_connection_is_stored_once(
     pool: ServicePool, service: CallbackService, store: Store
 ) -> None:
     service.set_queue("400", enabled=True)
-    kept, conn_id = _kept(pool)
-    _kill(store, conn_id)
-    svc = pool.checkout()
+    svc, _ = _killed(pool, store)
     # the API's path: the request's transaction is the first statement (no settings read before it)
     result = svc.request("400", "2015550123", source="api")
     assert result.kind == "created", result

@@ -14,7 +14,7 @@ from freepbx_callback.ami import Ami, AmiConfig
 from freepbx_callback.config import Dsn
 from freepbx_callback.dialer import Dialer, DialerConfig
 from freepbx_callback.journal import Journal
-from freepbx_callback.models import Status
+from freepbx_callback.models import Request, Status
 from freepbx_callback.service import CallbackService, utcnow
 from tests.testbed.asterisk import AsteriskInstance, free_port
 from tests.testbed.callbacks import CallbackBed, PressingUas
@@ -133,6 +133,18 @@ def test_no_agent_logged_in_dials_nothing_and_expires(
         assert "qcb-callback" not in bed.log_text()
 
 
+def _dialled_until_done(cb: CallbackBed, service: CallbackService, tmp_path: Path) -> Request:
+    """A customer-first request for 2015551234, dialled by one tick; the request once it is done."""
+    request = service.request("400", "2015551234").request
+    assert request is not None
+    assert cb.dialer(tmp_path / "spool").tick().dialled == [request.id]
+    return wait_for(
+        lambda: (r := service.get(request.id)).status is Status.DONE and r,
+        timeout=40,
+        message="customer-first callback done",
+    )
+
+
 def test_customer_first_connects_only_after_the_customer_presses_1(
     asterisk: Factory, dsn: Dsn, service: CallbackService, tmp_path: Path
 ) -> None:
@@ -151,14 +163,7 @@ def test_customer_first_connects_only_after_the_customer_presses_1(
     person = PressingUas(bed, press_after_s=4.5, hangup_after_s=12)
     cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, person)
     with agent, person:
-        request = service.request("400", "2015551234").request
-        assert request is not None
-        assert cb.dialer(tmp_path / "spool").tick().dialled == [request.id]
-        done = wait_for(
-            lambda: (r := service.get(request.id)).status is Status.DONE and r,
-            timeout=40,
-            message="customer-first callback done",
-        )
+        done = _dialled_until_done(cb, service, tmp_path)
         assert done.attempts == 1
         [invite] = person.invites()
         assert "5551000" in (invite.header("From") or "")
@@ -166,7 +171,7 @@ def test_customer_first_connects_only_after_the_customer_presses_1(
         assert "2015551234" in (agent_invite.header("From") or "")
         log = bed.log_text()
         assert log.index("qcb-callback-greet") < log.index("Queue(")
-        [attempt] = service.history(request.id)[0]
+        [attempt] = service.history(done.id)[0]
         assert (attempt.outcome, attempt.agent) == ("answered", "PJSIP/agent")
 
 
@@ -183,14 +188,7 @@ def test_customer_first_a_1_pressed_during_the_greeting_counts(
     person = PressingUas(bed, press_after_s=1.5, hangup_after_s=8)
     cb = CallbackBed.start(bed, dsn, service, {"agent": agent}, person)
     with agent, person:
-        request = service.request("400", "2015551234").request
-        assert request is not None
-        assert cb.dialer(tmp_path / "spool").tick().dialled == [request.id]
-        done = wait_for(
-            lambda: (r := service.get(request.id)).status is Status.DONE and r,
-            timeout=40,
-            message="customer-first callback done",
-        )
+        done = _dialled_until_done(cb, service, tmp_path)
         assert done.attempts == 1 and len(agent.invites()) == 1
         log = bed.log_text()
         assert "Playing 'qcb-customer-intro." in log and "Playing 'qcb-press-1-to-connect." not in log
