@@ -116,7 +116,28 @@ class FreePbx:
         )
 
     def fw(self, *args: str, timeout: float = 300) -> str:
+        self.wait_signature_check()
         return self.bw(["fwconsole", *args], timeout=timeout).stdout
+
+    def _signature_checks(self) -> list[int]:
+        found = []
+        for pid in self._namespace_pids():
+            with contextlib.suppress(OSError):
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if any(a.endswith(b"fwconsole") for a in argv) and b"signaturecheck" in argv:
+                    found.append(pid)
+        return found
+
+    def wait_signature_check(self, timeout: float = 180) -> None:
+        """Wait for the module signature check that every ``fwconsole reload`` leaves running.
+
+        FreePBX's reload starts ``fwconsole util signaturecheck`` in the background. That check runs gpg,
+        and a second fwconsole command started meanwhile can fail in GPG's permission check: it lists
+        ``pubring.kbx.lock`` and the check's gpg removes the file before it is stat'ed ("stat failed for
+        /home/asterisk/.gnupg/pubring.kbx.lock"). An admin typing commands never meets this; a test bed
+        issuing them back to back does, so the bed runs them one after the other.
+        """
+        wait_for(lambda: not self._signature_checks(), timeout, 0.2, "FreePBX's background signature check")
 
     def run_in_root(
         self, cmd: Sequence[str], timeout: float = 30.0, env: Mapping[str, str] | None = None
