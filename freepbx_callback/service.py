@@ -14,8 +14,9 @@ from . import numbers, policy
 from .accept import AcceptService
 from .dialing import DialingService, NotFound
 from .models import Attempt, Heartbeat, Mode, NodeStatus, QueueSettings, Request, Stats, Status
-from .records import Factory, fields, record
+from .records import fields, record
 from .service_alerts import AlertsService
+from .service_backup import BackupService, RestoreReport
 from .service_reports import ReportsService
 from .store import DuplicateCall, DuplicateOpenRequest, LostRace, Store
 
@@ -23,7 +24,6 @@ TYPE_CHECKING = False  # typing's flag without importing typing: the agi-bin req
 if TYPE_CHECKING:
     from typing import Any
 
-    from .backup import Backup, OpenRequest
 
 # Imported where used, not here: the agi-bin request handler starts a process per call and loads this
 # module; the dialplan renderer (jinja2), backups, statistics and random are not on its path.
@@ -56,20 +56,6 @@ class RequestResult:
         return self.kind in ("created", "duplicate")
 
 
-@record
-class RestoreReport:
-    queues: int = 0  # queue settings written
-    created: list[int] = Factory(list)  # ids of the re-created open requests
-    already_open: int = 0  # an open request for the same queue and number exists
-    already_stored: int = 0  # the same request (same call, or same number and time) is in the database
-
-    def summary(self) -> str:
-        return (
-            f"restored {self.queues} queue(s); re-created {len(self.created)} open request(s); "
-            f"skipped {self.already_open} already open, {self.already_stored} already stored"
-        )
-
-
 LOST_RACE_TRIES = 8  # a request that keeps losing races to concurrent writers gives up after this many
 QUEUE_FIELDS = {f for f in fields(QueueSettings) if f != "queue"}
 
@@ -85,7 +71,7 @@ def _rendered(settings: QueueSettings | None) -> str | None:
     return out.extensions + out.queues_conf
 
 
-class CallbackService(DialingService, ReportsService, AlertsService, AcceptService):
+class CallbackService(DialingService, ReportsService, AlertsService, AcceptService, BackupService):
     def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow) -> None:
         self.store, self.clock = store, clock
 
@@ -174,87 +160,6 @@ class CallbackService(DialingService, ReportsService, AlertsService, AcceptServi
             up = policy.node_up(row["age_s"], row["tick_seconds"], row["stopped_at"] is not None)
             out.append(NodeStatus(**row, up=up))
         return out
-
-    # --- backup and restore -------------------------------------------------------------------------
-
-    def backup(self) -> dict[str, Any]:
-        """Every queue's settings and every open request, read from one snapshot."""
-        from .backup import dump
-
-        with self.store.transaction():
-            data = dump(self.store.list_queues(), self.store.open_requests(), self.store.accept_queues())
-            for queue in data["queues"]:
-                queue.update(self.alerts_of(queue["queue"]))
-            return data
-
-    def restore(self, backup: Backup) -> RestoreReport:
-        """Write a checked backup in one transaction: queue settings are upserted; each open request is
-        re-created as pending unless the same queue and number has an open request, or the same request
-        is already stored in any status (restoring twice, or onto the database it came from, never
-        brings back a request that was since completed)."""
-        from .backup import BackupError
-
-        report = RestoreReport()
-        now = self.clock()
-        with self.store.transaction():
-            for settings in backup.queues:
-                current = self.store.get_queue(settings.queue, lock=True)
-                self.store.save_queue(settings, now)
-                self._dialplan_changed(current, settings)
-                if settings.queue in backup.alerts:
-                    to, on = backup.alerts[settings.queue]
-                    self.store.set_alerts(settings.queue, ",".join(to) or None, ",".join(on))
-                self.set_agent_accept(settings.queue, settings.queue in backup.accept)
-                report.queues += 1
-            for item in backup.requests:
-                if self.store.get_queue(item.queue) is None:
-                    raise BackupError(
-                        f"request {item.backup_id} is for queue {item.queue}, which has callback settings "
-                        "neither in the backup nor in the database"
-                    )
-                if self.store.find_open(item.queue, item.e164 or item.number) is not None:
-                    report.already_open += 1
-                elif self._stored(item):
-                    report.already_stored += 1
-                else:
-                    report.created.append(self._recreate(item, now))
-        return report
-
-    def _stored(self, item: OpenRequest) -> bool:
-        if item.caller_uniqueid:
-            return self.store.find_by_call(item.caller_uniqueid, item.queue, item.number) is not None
-        return self.store.find_requested(item.queue, item.number, item.requested_at) is not None
-
-    def _recreate(self, item: OpenRequest, now: datetime) -> int:
-        request_id = self.store.insert_request(
-            {
-                "queue": item.queue,
-                "number": item.number,
-                "e164": item.e164,
-                "did": item.did,
-                "language": item.language,
-                "caller_uniqueid": item.caller_uniqueid,
-                "position": item.position,
-                "waited": item.waited,
-                "source": item.source,
-                "status": Status.PENDING.value,  # a call being placed when the backup was made is gone
-                "attempts": item.attempts,
-                "tries": item.attempts,
-                "requested_at": item.requested_at,
-                "next_attempt_at": item.next_attempt_at,
-                # A restored request gets a window from its due time, or from now when that has passed.
-                "expires_at": policy.window_end(
-                    max(now, item.next_attempt_at),
-                    self.settings(item.queue),
-                    self.schedule(self.settings(item.queue)),
-                ),
-                "last_outcome": item.last_outcome,
-            }
-        )
-        was = f" (was {item.status.value})" if item.status is not Status.PENDING else ""
-        origin = f"request {item.backup_id}" if item.backup_id is not None else "a request"
-        self.store.add_event(request_id, now, "restored", f"from a backup of {origin}{was}")
-        return request_id
 
     # --- requests -----------------------------------------------------------------------------------
 
