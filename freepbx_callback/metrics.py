@@ -12,6 +12,7 @@ asks scrapers for ``Authorization: Bearer <token>``.
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 import threading
@@ -212,6 +213,18 @@ def render(sources: Sources) -> bytes:
             "HTTP requests answered by this process, by status code.",
             [({"code": str(code)}, n) for code, n in sorted(sources.http_responses().items())],
         )
+    out.family(
+        "python_gc_collections_total",
+        "counter",
+        "Collections of Python's cycle collector in this process, by generation.",
+        [({"generation": str(g)}, stats["collections"]) for g, stats in enumerate(gc.get_stats())],
+    )
+    out.family(
+        "python_gc_frozen_objects",
+        "gauge",
+        "Objects serve froze once started (gc.freeze): the full collections never scan them.",
+        [({}, gc.get_freeze_count())],
+    )
     return out.text()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import select
 import signal
@@ -332,6 +333,10 @@ def serve(
         journal_.folder,
         where,
     )
+    # What is loaded by now (modules, phone number metadata, settings) lives as long as serve. Frozen, it is
+    # left out of the cycle collector's full collections, which otherwise walk it all (13 ms on this
+    # project's 2-core test machine) while a call in flight waits: the calls' p99 and max.
+    gc.freeze()
     try:
         server.serve_forever(poll_interval=0.5)
     finally:

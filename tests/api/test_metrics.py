@@ -113,6 +113,13 @@ def test_journal_backlog_and_a_scrape_without_token(
         first = scrape(serve)  # no token asked for by default
         assert value(first, "qcb_journal_backlog", kind="request") == 0
         assert "qcb_ami_errors_total" in first and value(first, "qcb_dialer_tick_seconds_count") == 0
+        # serve froze what it loaded once started: the cycle collector's full collections skip it
+        assert value(first, "python_gc_frozen_objects") > 10_000
+        assert {g for (_, labels) in first["python_gc_collections_total"].samples for _, g in labels} == {
+            "0",
+            "1",
+            "2",
+        }
         now = datetime.now(UTC).replace(tzinfo=None).isoformat()
         Journal(spool).append(Entry(queue="400", number="2015550177", requested_at=now, uniqueid="metrics.1"))
         waiting = scrape(serve)
