@@ -1,8 +1,9 @@
 """FastAGI server: the same handlers as the agi-bin scripts, served at agi://host:port/<route>.
 
-A thread per call (the handlers block on the database and on the caller); each call gets a database
-connection of its own for its duration: one a finished call gave back (a few are kept open), else a new
-one.
+A thread per call (the handlers block on the database and on the caller), taken from the threads that
+finished a call before (a few are kept waiting; a burst starts more): starting a thread is about a tenth
+of a call's own time. Each call gets a database connection of its own for its duration: one a finished
+call gave back (a few are kept open), else a new one.
 
 Bursts: a hundred callers pressing 1 at once must neither wait on a full listen queue (the backlog below)
 nor make every call slow. A hundred threads computing at once under the GIL would each take a hundred
@@ -21,6 +22,7 @@ The first command on every call the server takes sets ``QCB_SERVED_BY``: a dialp
 from __future__ import annotations
 
 import logging
+import queue
 import socket
 import socketserver
 import threading
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = FASTAGI_PORT  # never 4573: FreePBX core's FastAGI server owns it
 SERVED_MARK = "QCB_SERVED_BY"
 IDLE_CONNECTIONS = 8  # database connections kept open between calls (a burst opens more, then closes them)
+IDLE_WORKERS = 16  # threads kept waiting for the next call (a burst starts more; they end once it is over)
 # Calls computing at once. One: under the GIL a second one mostly waits for the first anyway, and each
 # admitted call then finishes in about its own time (measured with bench/agi_cost.py: 1,000 calls at 100
 # in flight, the handler time's p50 4.4 ms with one slot, 6.1 ms with two). Two overlap more database
@@ -169,7 +172,35 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
         self.calls = 0
         self._lock = threading.Lock()
         self.pool = ServicePool(service, IDLE_CONNECTIONS)
+        self._accepted: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._workers = threading.Lock()
+        self._idle = 0  # workers waiting (or about to wait) for a call that none of them was promised
+        self._closing = False
+        self.workers_started = 0
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Hand the connection to a worker that waits for one; start a worker only when none does."""
+        with self._workers:
+            start = not self._idle
+            if start:
+                self.workers_started += 1
+            else:
+                self._idle -= 1
+        self._accepted.put((request, client_address))
+        if start:
+            name = f"fastagi:{self.server_address[1]}"  # the port: one server's threads among others
+            threading.Thread(target=self._work, name=name, daemon=True).start()
+
+    def _work(self) -> None:
+        # Each connection put is matched by a worker: a new one, or an idle one counted off. So the
+        # workers waiting in get() are always at least the connections queued, and none waits unserved.
+        while (accepted := self._accepted.get()) is not None:
+            self.process_request_thread(*accepted)  # the handler, then the connection closed
+            with self._workers:
+                if self._closing or self._idle >= IDLE_WORKERS:
+                    return
+                self._idle += 1
 
     def count(self) -> None:
         with self._lock:
@@ -183,6 +214,10 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
 
     def server_close(self) -> None:
         super().server_close()
+        with self._workers:
+            self._closing, idle, self._idle = True, self._idle, 0
+        for _ in range(idle):
+            self._accepted.put(None)
         self.gate.close()
         self.pool.close()
 

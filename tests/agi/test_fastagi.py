@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from freepbx_callback.agi import fastagi
 from freepbx_callback.agi.fastagi import FastAgiServer
 from freepbx_callback.agi.protocol import AgiSession, Hangup, SessionChannel, quote
 from freepbx_callback.config import Dsn
@@ -350,3 +351,54 @@ def test_a_call_stuck_on_the_database_does_not_hold_up_the_others(
         srv.shutdown()
         srv.server_close()
     assert sorted(r.number for r in service.list()) == ["2015552001", "2015552002"]
+
+
+def test_calls_reuse_the_threads_of_calls_that_ended(
+    dsn: Dsn, service: CallbackService, tmp_path: Path
+) -> None:
+    """One call after another runs on one thread. 20 calls at once (each held at its prompt) run on 20,
+    the one kept waiting and 19 started; once they end, IDLE_WORKERS of them wait for the next calls, the
+    others end, and closing the server ends those that wait."""
+    service.set_queue("400", enabled=True)
+    srv = FastAgiServer(
+        ("127.0.0.1", 0), lambda: CallbackService(Store.connect(dsn)), Journal(tmp_path / "j"), cpu_slots=1
+    )
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    port = srv.server_address[1]
+
+    def workers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == f"fastagi:{port}"]
+
+    prompt = CONVERSATION.index(('STREAM FILE "qcb-accepted" ""', "200 result=0 endpos=63040"))
+    try:
+        for n in range(5):
+            assert play_asterisk(port, _env_for(n), CONVERSATION) == [cmd for cmd, _ in CONVERSATION]
+            wait_for(lambda: srv._idle == 1, 10, message="the call's thread waits for the next one")
+        assert srv.workers_started == 1 and len(workers()) == 1
+        held = []
+        for n in range(10, 30):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            f = sock.makefile("rwb")
+            f.write(_env_for(n).encode())
+            f.flush()
+            for _cmd, reply in CONVERSATION[:prompt]:
+                f.readline()
+                f.write((reply + "\n").encode())
+                f.flush()
+            assert f.readline().startswith(b"STREAM FILE")  # this call now waits on its prompt
+            held.append((sock, f))
+        assert srv.workers_started == 20 and len(workers()) == 20
+        for sock, f in held:
+            for _cmd, reply in CONVERSATION[prompt:]:
+                f.write((reply + "\n").encode())
+                f.flush()
+                f.readline()
+            sock.close()
+        wait_for(lambda: len(workers()) == fastagi.IDLE_WORKERS, 10, message="the extra threads ended")
+        wait_for(lambda: srv._idle == fastagi.IDLE_WORKERS, 10, message="the others wait for calls")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    wait_for(lambda: not workers(), 10, message="closing the server ends its waiting threads")
+    assert len(service.list()) == 25
