@@ -334,8 +334,8 @@ def serve(
         where,
     )
     # What is loaded by now (modules, phone number metadata, settings) lives as long as serve. Frozen, it is
-    # left out of the cycle collector's full collections, which otherwise walk it all (13 ms on this
-    # project's 2-core test machine) while a call in flight waits: the calls' p99 and max.
+    # left out of the cycle collector's full collections, which otherwise walk it all (13 ms measured on a
+    # 2-core host) while a call in flight waits: the calls' p99 and max.
     gc.freeze()
     try:
         server.serve_forever(poll_interval=0.5)
